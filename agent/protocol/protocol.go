@@ -1,0 +1,191 @@
+// Package protocol holds the wire types shared by the agent (inside the Lambda
+// function) and the backend (which serves the Docker API). The backend imports
+// this package; nothing here is duplicated on the other side.
+//
+// The shape of a conversation, written down in docs/agent-protocol.md:
+//
+//  1. The backend starts a container with Invoke(Event) whose payload is an
+//     Invocation: the process to run, the callback URL and a per-invocation
+//     token.
+//  2. The agent dials CallbackURL+ConnectPath as a WebSocket, sending the token
+//     in the Authorization header. The backend refuses an unknown, foreign or
+//     spent token before upgrading.
+//  3. Over the WebSocket (binary messages) runs one yamux session; the agent is
+//     the yamux client, the backend the server. Either side opens streams.
+//     Every stream starts with one StreamHeader encoded as a JSON line.
+//  4. The agent opens the control stream first and sends a Hello. It then
+//     starts the process and opens one stream per output (stdout, and stderr
+//     unless the process has a TTY) carrying raw bytes; they are closed when
+//     the process closes its end. The backend opens a stdin stream when the
+//     container has stdin attached.
+//  5. When the process has exited and its outputs are closed, the agent sends
+//     Exit on the control stream. The backend answers ExitAck once it has
+//     consumed every output byte; only then does the agent write the exit
+//     record to its log and complete the invocation.
+package protocol
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Version is the protocol version carried in Invocation and Hello.
+const Version = 1
+
+// ConnectPath is the path, appended to Invocation.CallbackURL, that the agent
+// dials with a WebSocket upgrade.
+const ConnectPath = "/v1/agent/connect"
+
+// Headers sent by the agent on the WebSocket upgrade.
+const (
+	// HeaderAuthorization carries "Bearer <token>".
+	HeaderAuthorization = "Authorization"
+	// HeaderContainerID carries the container ID the token was issued for.
+	HeaderContainerID = "X-Sockerless-Container-Id"
+)
+
+// Invocation is the JSON payload of the Lambda Invoke that starts a container.
+// It travels in the invocation, never in the function configuration, so that
+// the token is not readable by anyone who can read the function.
+type Invocation struct {
+	Version     int     `json:"version"`
+	ContainerID string  `json:"containerId"`
+	CallbackURL string  `json:"callbackUrl"` // ws:// or wss://, without ConnectPath
+	Token       string  `json:"token"`
+	Process     Process `json:"process"`
+	// CACertPEM, when set, is the only CA the agent trusts for a wss:// callback.
+	CACertPEM string `json:"caCertPem,omitempty"`
+}
+
+// Process is what the agent runs: the container's main process or an exec.
+type Process struct {
+	Args        []string `json:"args"`                 // argv; Args[0] is looked up in PATH from Env
+	Env         []string `json:"env"`                  // the complete environment, KEY=VALUE
+	WorkingDir  string   `json:"workingDir,omitempty"` // "" means "/"
+	User        string   `json:"user,omitempty"`       // "", "uid", "uid:gid", or a name from /etc/passwd
+	Tty         bool     `json:"tty,omitempty"`
+	OpenStdin   bool     `json:"openStdin,omitempty"`   // the process reads a stdin stream from the backend
+	ConsoleSize [2]uint  `json:"consoleSize,omitempty"` // rows, columns; for Tty
+}
+
+// Stream kinds, named in StreamHeader.Kind.
+const (
+	StreamControl = "control" // newline-delimited Message values, both ways
+	StreamStdout  = "stdout"  // raw bytes, agent → backend
+	StreamStderr  = "stderr"  // raw bytes, agent → backend
+	StreamStdin   = "stdin"   // raw bytes, backend → agent; closing it is EOF for the process
+)
+
+// StreamHeader is the first line of every yamux stream.
+type StreamHeader struct {
+	Kind string `json:"kind"`
+	// ID names the process the stream belongs to: "" is the main process.
+	ID string `json:"id,omitempty"`
+}
+
+// Message types on the control stream.
+const (
+	MsgHello   = "hello"   // agent → backend, first message
+	MsgExit    = "exit"    // agent → backend, the process has ended
+	MsgExitAck = "exitAck" // backend → agent, all output of the process was received
+	MsgSignal  = "signal"  // backend → agent, deliver a signal to the process
+	MsgResize  = "resize"  // backend → agent, resize the process's TTY
+)
+
+// Message is one line on the control stream. Type says which fields are set.
+type Message struct {
+	Type string `json:"type"`
+	ID   string `json:"id,omitempty"` // the process concerned; "" is the main process
+
+	// hello
+	ProtocolVersion int    `json:"protocolVersion,omitempty"`
+	AgentVersion    string `json:"agentVersion,omitempty"`
+	ContainerID     string `json:"containerId,omitempty"`
+	RequestID       string `json:"requestId,omitempty"` // the Lambda invocation's request ID
+	LogGroup        string `json:"logGroup,omitempty"`  // where this environment's output goes
+	LogStream       string `json:"logStream,omitempty"`
+	DeadlineMs      int64  `json:"deadlineMs,omitempty"` // the invocation deadline, Unix ms
+	Pid             int    `json:"pid,omitempty"`        // exit: the process ID it had
+
+	// exit
+	ExitCode *int   `json:"exitCode,omitempty"`
+	Error    string `json:"error,omitempty"` // why the process could not start, or ended abnormally
+	// Reason is "", "timeout" (the invocation deadline came first) or "killed".
+	Reason string `json:"reason,omitempty"`
+
+	// signal: a signal name ("TERM", "SIGKILL") or number ("9")
+	Signal string `json:"signal,omitempty"`
+
+	// resize
+	Width  uint `json:"width,omitempty"`
+	Height uint `json:"height,omitempty"`
+}
+
+// LogLine is how the agent writes the process's output to its own stdout, one
+// JSON object per line, so that CloudWatch holds it durably in a form from
+// which `docker logs` recovers each line exactly and tells stdout from stderr.
+// It is Docker's json-file format plus the Sockerless marker. A line longer
+// than MaxLogLine is split like Docker splits it: every piece but the last
+// lacks the trailing newline.
+type LogLine struct {
+	Sockerless int       `json:"sockerless"` // always Version; marks the line as the agent's
+	Stream     string    `json:"stream"`     // "stdout" or "stderr"
+	Log        string    `json:"log"`        // the bytes written, with their newline if they had one
+	Time       time.Time `json:"time"`       // when the agent read them
+}
+
+// ExitRecord is the last line the agent writes for a container run, so that the
+// exit code can be recovered from CloudWatch when no backend saw it.
+type ExitRecord struct {
+	Sockerless int      `json:"sockerless"`
+	Exit       ExitInfo `json:"exit"`
+}
+
+// ExitInfo is the payload of an ExitRecord.
+type ExitInfo struct {
+	ContainerID string    `json:"containerId"`
+	RequestID   string    `json:"requestId"`
+	Code        int       `json:"code"`
+	Error       string    `json:"error,omitempty"`
+	Reason      string    `json:"reason,omitempty"`
+	StartedAt   time.Time `json:"startedAt"`
+	FinishedAt  time.Time `json:"finishedAt"`
+}
+
+// MaxLogLine is the largest piece of output carried in one LogLine, as in
+// Docker's json-file driver.
+const MaxLogLine = 16 * 1024
+
+// Response is the payload the agent posts to the Runtime API's /response
+// when a container run ends.
+type Response struct {
+	ContainerID string `json:"containerId"`
+	ExitCode    int    `json:"exitCode"`
+	Error       string `json:"error,omitempty"`
+}
+
+// ParseLogLine decodes one CloudWatch message written by the agent. ok is false
+// for anything else (Lambda's START/END/REPORT lines, the agent's own
+// diagnostics), which `docker logs` never shows.
+func ParseLogLine(message string) (line LogLine, exit *ExitInfo, ok bool) {
+	if len(message) == 0 || message[0] != '{' {
+		return LogLine{}, nil, false
+	}
+	var raw struct {
+		Sockerless int       `json:"sockerless"`
+		Stream     string    `json:"stream"`
+		Log        *string   `json:"log"`
+		Time       time.Time `json:"time"`
+		Exit       *ExitInfo `json:"exit"`
+	}
+	if err := json.Unmarshal([]byte(message), &raw); err != nil || raw.Sockerless == 0 {
+		return LogLine{}, nil, false
+	}
+	if raw.Exit != nil {
+		return LogLine{}, raw.Exit, true
+	}
+	if raw.Log == nil || (raw.Stream != StreamStdout && raw.Stream != StreamStderr) {
+		return LogLine{}, nil, false
+	}
+	return LogLine{Sockerless: raw.Sockerless, Stream: raw.Stream, Log: *raw.Log, Time: raw.Time}, nil, true
+}

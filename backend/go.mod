@@ -1,0 +1,3 @@
+module github.com/sockerless-lambda/sockerless/backend
+
+go 1.26

@@ -1,0 +1,3 @@
+module github.com/sockerless-lambda/sockerless/simulator
+
+go 1.26

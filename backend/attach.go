@@ -1,0 +1,134 @@
+package backend
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"sync"
+
+	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/gin-gonic/gin"
+)
+
+// stdinPipe carries an attached client's stdin to the agent. Writes block
+// until the agent reads, so a process that does not read slows the client.
+type stdinPipe struct {
+	r    *io.PipeReader
+	w    *io.PipeWriter
+	once sync.Once
+}
+
+func newStdinPipe() *stdinPipe {
+	r, w := io.Pipe()
+	return &stdinPipe{r: r, w: w}
+}
+
+func (p *stdinPipe) reader() io.Reader { return p.r }
+
+// closeWrite is EOF for the process.
+func (p *stdinPipe) closeWrite() { p.once.Do(func() { _ = p.w.Close() }) }
+
+// hijack takes over the connection and answers 101 UPGRADED exactly as the
+// Docker daemon does; current clients refuse anything else.
+func hijack(c *gin.Context, tty bool) (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := c.Writer.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	contentType := "application/vnd.docker.raw-stream"
+	if !tty && apiVersionAtLeast(c, "1.42") {
+		contentType = "application/vnd.docker.multiplexed-stream"
+	}
+	if c.GetHeader("Upgrade") != "" {
+		_, err = rw.WriteString("HTTP/1.1 101 UPGRADED\r\nContent-Type: " + contentType + "\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+	} else {
+		_, err = rw.WriteString("HTTP/1.1 200 OK\r\nContent-Type: " + contentType + "\r\n\r\n")
+	}
+	if err == nil {
+		err = rw.Flush()
+	}
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, rw, nil
+}
+
+// connWriter writes to the hijacked connection; attachment.mu serialises frames.
+type connWriter struct{ conn net.Conn }
+
+func (w connWriter) Write(p []byte) (int, error) { return w.conn.Write(p) }
+
+// handleContainerAttach serves POST /containers/{id}/attach.
+func (b *Backend) handleContainerAttach(c *gin.Context) {
+	ctr, err := b.store.Lookup(c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	stream := boolQuery(c, "stream")
+	wantStdin, wantStdout, wantStderr := boolQuery(c, "stdin"), boolQuery(c, "stdout"), boolQuery(c, "stderr")
+	if boolQuery(c, "logs") {
+		writeError(c, notImplemented("attach with logs=1 is not supported yet; use docker logs"))
+		return
+	}
+	tty := ctr.Config.Tty
+	conn, rw, err := hijack(c, tty)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	snap := b.store.Snap(ctr)
+	if !stream || snap.Status == stateExited || snap.Removed {
+		closeWrite(conn)
+		return
+	}
+	a := newAttachment()
+	out := connWriter{conn}
+	if wantStdout {
+		a.stdout = out
+		if !tty {
+			a.stdout = stdcopy.NewStdWriter(out, stdcopy.Stdout)
+		}
+	}
+	if wantStderr {
+		a.stderr = out
+		if !tty {
+			a.stderr = stdcopy.NewStdWriter(out, stdcopy.Stderr)
+		} else if wantStdout {
+			a.stderr = nil // a TTY merges stderr into stdout
+		}
+	}
+	ctr.hub.add(a)
+	defer ctr.hub.remove(a)
+
+	if wantStdin && ctr.stdin != nil {
+		go func() {
+			// Read-EOF is the client's stdin ending (a half-close), not the
+			// client leaving.
+			_, _ = io.Copy(ctr.stdin.w, rw)
+			if ctr.Config.StdinOnce || tty {
+				ctr.stdin.closeWrite()
+			}
+		}()
+	}
+	select {
+	case <-a.done:
+	case <-snap.Run.doneOrNil():
+	}
+	closeWrite(conn)
+}
+
+// doneOrNil is the run's done channel, or nil (wait forever) before a run.
+func (r *run) doneOrNil() <-chan struct{} {
+	if r == nil {
+		return nil
+	}
+	return r.done
+}
+
+func closeWrite(conn net.Conn) {
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+}

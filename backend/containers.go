@@ -1,0 +1,601 @@
+package backend
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/pkg/namesgenerator"
+	"github.com/gin-gonic/gin"
+
+	"github.com/sockerless-lambda/sockerless/agent/protocol"
+)
+
+var containerNameRE = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// handleContainerCreate serves POST /containers/create: the image is resolved,
+// its derived image ensured in ECR, and the function created and Active
+// before the answer.
+func (b *Backend) handleContainerCreate(c *gin.Context) {
+	var req container.CreateRequest
+	if err := json.NewDecoder(c.Request.Body).Decode(&req); err != nil && err != io.EOF {
+		writeError(c, badRequest("invalid JSON: %s", err))
+		return
+	}
+	if req.Config == nil {
+		req.Config = &container.Config{}
+	}
+	if req.HostConfig == nil {
+		req.HostConfig = &container.HostConfig{}
+	}
+	if req.NetworkingConfig == nil {
+		req.NetworkingConfig = &network.NetworkingConfig{}
+	}
+	name := c.Query("name")
+	if name != "" && !containerNameRE.MatchString(name) {
+		writeError(c, badRequest("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name))
+		return
+	}
+	if req.Image == "" {
+		writeError(c, badRequest("No image specified"))
+		return
+	}
+	warnings, err := checkHostConfig(req.HostConfig, req.Config)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	img, ok := b.store.LookupImage(req.Image)
+	if !ok {
+		// 404 makes the docker CLI pull and create again.
+		shown := req.Image
+		if named, err := normalizeImageRef(req.Image); err == nil {
+			shown = familiarString(named)
+		}
+		writeError(c, errNoSuchImage(shown))
+		return
+	}
+	ctr := &Container{
+		ID: newID(), Created: time.Now().UTC(),
+		Config: req.Config, HostConfig: req.HostConfig, NetworkingConfig: req.NetworkingConfig,
+		Image: img, LogGroup: b.cfg.LogGroup,
+	}
+	ctr.FunctionName = functionName(ctr.ID)
+	ctr.Path, ctr.Args = processArgs(req.Config, img)
+	if ctr.Path == "" {
+		writeError(c, badRequest("no command specified"))
+		return
+	}
+	if req.Config.OpenStdin {
+		ctr.stdin = newStdinPipe()
+	}
+	if name == "" {
+		for name = namesgenerator.GetRandomName(0); b.store.NameInUse("/" + name); {
+			name = namesgenerator.GetRandomName(1)
+		}
+	}
+	name = "/" + strings.TrimPrefix(name, "/")
+	if err := b.store.Reserve(ctr, name); err != nil {
+		writeError(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	uri, err := b.deriver.Derive(ctx, img)
+	if err == nil {
+		err = b.createFunction(ctx, ctr, uri, name)
+	}
+	if err != nil {
+		b.store.Remove(ctr)
+		slog.Error("container create failed", "err", err)
+		writeError(c, err)
+		return
+	}
+	slog.Info("container created", "container", ctr.ID[:12], "name", name, "function", ctr.FunctionName)
+	writeJSON(c, http.StatusCreated, container.CreateResponse{ID: ctr.ID, Warnings: nonNil(warnings)})
+}
+
+// checkHostConfig refuses what Lambda cannot do and warns about what it
+// ignores, never silently.
+func checkHostConfig(hc *container.HostConfig, cfg *container.Config) ([]string, error) {
+	var warnings []string
+	if hc.Privileged {
+		return nil, badRequest("privileged containers are not supported: Lambda runs functions in a sandbox without privileges")
+	}
+	if len(hc.Devices) > 0 {
+		return nil, badRequest("devices are not supported: Lambda functions have no access to host devices")
+	}
+	if hc.NetworkMode.IsHost() {
+		return nil, badRequest("host networking is not supported: each Lambda function has its own network sandbox")
+	}
+	if len(hc.PortBindings) > 0 || hc.PublishAllPorts {
+		warnings = append(warnings, "Published ports are ignored: Lambda functions accept no inbound connections.")
+	}
+	if len(hc.Binds) > 0 || len(hc.Mounts) > 0 {
+		return nil, badRequest("volumes and bind mounts are not supported yet on Lambda")
+	}
+	if hc.RestartPolicy.Name != "" && hc.RestartPolicy.Name != container.RestartPolicyDisabled {
+		warnings = append(warnings, fmt.Sprintf("Restart policy %q is ignored: containers on Lambda are not restarted automatically.", hc.RestartPolicy.Name))
+	}
+	return warnings, nil
+}
+
+// processArgs resolves the command as Docker does: the request's Entrypoint
+// replaces the image's (and drops the image's Cmd); the request's Cmd
+// replaces the image's Cmd.
+func processArgs(cfg *container.Config, img *Image) (string, []string) {
+	ic := img.Config.Config
+	entrypoint, cmd := ic.Entrypoint, ic.Cmd
+	if len(cfg.Entrypoint) > 0 {
+		entrypoint, cmd = cfg.Entrypoint, nil
+	}
+	if len(cfg.Cmd) > 0 {
+		cmd = cfg.Cmd
+	}
+	argv := append(append([]string{}, entrypoint...), cmd...)
+	if len(argv) == 0 || argv[0] == "" {
+		return "", nil
+	}
+	return argv[0], argv[1:]
+}
+
+// processEnv is the image's environment overlaid with the container's, with
+// Docker's defaults for PATH and HOSTNAME.
+func processEnv(c *Container) []string {
+	env := []string{}
+	index := map[string]int{}
+	set := func(kv string) {
+		k, _, _ := strings.Cut(kv, "=")
+		if i, ok := index[k]; ok {
+			env[i] = kv
+			return
+		}
+		index[k] = len(env)
+		env = append(env, kv)
+	}
+	set("HOSTNAME=" + c.hostname())
+	for _, kv := range c.Image.Config.Config.Env {
+		set(kv)
+	}
+	for _, kv := range c.Config.Env {
+		if !strings.Contains(kv, "=") {
+			continue // "docker run -e NAME" with NAME unset on the client
+		}
+		set(kv)
+	}
+	if _, ok := index["PATH"]; !ok {
+		set("PATH=" + defaultPath)
+	}
+	return env
+}
+
+func (c *Container) hostname() string {
+	if c.Config.Hostname != "" {
+		return c.Config.Hostname
+	}
+	return c.ID[:12]
+}
+
+func (c *Container) workingDir() string {
+	if c.Config.WorkingDir != "" {
+		return c.Config.WorkingDir
+	}
+	return c.Image.Config.Config.WorkingDir
+}
+
+func (c *Container) user() string {
+	if c.Config.User != "" {
+		return c.Config.User
+	}
+	return c.Image.Config.Config.User
+}
+
+// handleContainerStart serves POST /containers/{id}/start: one asynchronous
+// invocation of the function.
+func (b *Backend) handleContainerStart(c *gin.Context) {
+	ctr, err := b.store.Lookup(c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if err := b.start(c.Request.Context(), ctr); err != nil {
+		if err == errNotRunning { // already running
+			c.Status(http.StatusNotModified)
+			return
+		}
+		writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (b *Backend) start(ctx context.Context, ctr *Container) error {
+	snap := b.store.Snap(ctr)
+	if snap.Status == stateRunning {
+		return errNotRunning
+	}
+	if snap.Status == stateRemoving {
+		return conflict("container is marked for removal and cannot be started")
+	}
+	inv := protocol.Invocation{
+		Version:     protocol.Version,
+		ContainerID: ctr.ID,
+		CallbackURL: b.cfg.CallbackURL,
+		Token:       newID(),
+		Process: protocol.Process{
+			Args:        append([]string{ctr.Path}, ctr.Args...),
+			Env:         processEnv(ctr),
+			WorkingDir:  ctr.workingDir(),
+			User:        ctr.user(),
+			Tty:         ctr.Config.Tty,
+			OpenStdin:   ctr.Config.OpenStdin,
+			ConsoleSize: ctr.HostConfig.ConsoleSize,
+		},
+	}
+	r := newRun(ctr, inv.Token, inv)
+	b.agents.issue(r)
+	b.store.Update(ctr, func(c *Container) {
+		c.status = stateRunning
+		c.startedAt = time.Now().UTC()
+		c.finishedAt = time.Time{}
+		c.exitCode = 0
+		c.errMsg = ""
+		c.run = r
+	})
+	if err := b.invoke(ctx, ctr, inv); err != nil {
+		// The process never ran: the container did not start.
+		b.agents.revoke(r)
+		b.store.Update(ctr, func(c *Container) {
+			c.status = stateCreated
+			c.startedAt = time.Time{}
+			c.errMsg = err.Error()
+			c.run = nil
+			c.exitCode = 128
+		})
+		if ctr.HostConfig.AutoRemove {
+			go b.removeContainer(context.WithoutCancel(ctx), ctr)
+		}
+		return err
+	}
+	slog.Info("container started", "container", ctr.ID[:12], "function", ctr.FunctionName)
+	return nil
+}
+
+// handleContainerWait serves POST /containers/{id}/wait. The 200 headers go
+// out at once: the docker CLI starts the container only after they arrive.
+func (b *Backend) handleContainerWait(c *gin.Context) {
+	ctr, err := b.store.Lookup(c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	cond := container.WaitCondition(c.Query("condition"))
+	switch cond {
+	case "", container.WaitConditionNotRunning, container.WaitConditionNextExit, container.WaitConditionRemoved:
+	default:
+		writeError(c, badRequest("invalid condition: %q", cond))
+		return
+	}
+	start := b.store.Snap(ctr)
+	c.Header("Content-Type", "application/json")
+	c.Status(http.StatusOK)
+	c.Writer.Flush()
+	snap := start
+	for {
+		done := false
+		switch cond {
+		case container.WaitConditionNextExit:
+			done = snap.Exits > start.Exits || snap.Removed
+		case container.WaitConditionRemoved:
+			done = snap.Removed
+		default:
+			done = snap.Status != stateRunning || snap.Removed
+		}
+		if done {
+			resp := container.WaitResponse{StatusCode: int64(snap.ExitCode)}
+			if snap.Error != "" && snap.Status != stateExited {
+				resp.Error = &container.WaitExitError{Message: snap.Error}
+			}
+			_ = json.NewEncoder(c.Writer).Encode(resp)
+			return
+		}
+		select {
+		case <-snap.Changed:
+			snap = b.store.Snap(ctr)
+		case <-c.Request.Context().Done():
+			return
+		}
+	}
+}
+
+// handleContainerDelete serves DELETE /containers/{id}.
+func (b *Backend) handleContainerDelete(c *gin.Context) {
+	ctr, err := b.store.Lookup(c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	snap := b.store.Snap(ctr)
+	if snap.Status == stateRunning {
+		if !boolQuery(c, "force") {
+			writeError(c, conflict("cannot remove container %q: container is running: stop the container before removing or force remove", snap.Name))
+			return
+		}
+		b.kill(ctr, "KILL")
+		b.waitStopped(ctr, 10*time.Second)
+	}
+	if err := b.removeContainer(c.Request.Context(), ctr); err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// removeContainer deletes the function, then forgets the container, which
+// resolves `wait --condition=removed`.
+func (b *Backend) removeContainer(ctx context.Context, ctr *Container) error {
+	var already bool
+	b.store.Update(ctr, func(c *Container) {
+		already = c.status == stateRemoving || c.removed
+		if !already {
+			c.status = stateRemoving
+		}
+	})
+	if already {
+		return conflict("removal of container %s is already in progress", ctr.ID)
+	}
+	if err := b.deleteFunction(ctx, ctr); err != nil {
+		b.store.Update(ctr, func(c *Container) { c.status = stateExited })
+		return err
+	}
+	if r := b.store.Snap(ctr).Run; r != nil {
+		b.agents.revoke(r)
+	}
+	b.store.Remove(ctr)
+	slog.Info("container removed", "container", ctr.ID[:12], "function", ctr.FunctionName)
+	return nil
+}
+
+// kill sends sig to the main process through the agent.
+func (b *Backend) kill(ctr *Container, sig string) bool {
+	r := b.store.Snap(ctr).Run
+	if r == nil {
+		return false
+	}
+	return r.send(protocol.Message{Type: protocol.MsgSignal, Signal: sig})
+}
+
+// waitStopped waits until the container is no longer running.
+func (b *Backend) waitStopped(ctr *Container, d time.Duration) bool {
+	deadline := time.After(d)
+	for {
+		snap := b.store.Snap(ctr)
+		if snap.Status != stateRunning {
+			return true
+		}
+		select {
+		case <-snap.Changed:
+		case <-deadline:
+			return false
+		}
+	}
+}
+
+// handleContainerKill serves POST /containers/{id}/kill.
+func (b *Backend) handleContainerKill(c *gin.Context) {
+	ctr, err := b.store.Lookup(c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if b.store.Snap(ctr).Status != stateRunning {
+		writeError(c, conflict("Cannot kill container: %s: container %s is not running", c.Param("id"), ctr.ID))
+		return
+	}
+	sig := c.DefaultQuery("signal", "KILL")
+	if !b.kill(ctr, sig) {
+		writeError(c, conflict("Cannot kill container: %s: the container's agent has not connected yet", c.Param("id")))
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// handleContainerStop serves POST /containers/{id}/stop: the stop signal,
+// then SIGKILL after the grace period.
+func (b *Backend) handleContainerStop(c *gin.Context) {
+	ctr, err := b.store.Lookup(c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if b.store.Snap(ctr).Status != stateRunning {
+		c.Status(http.StatusNotModified)
+		return
+	}
+	grace := 10 * time.Second
+	if ctr.Config.StopTimeout != nil {
+		grace = time.Duration(*ctr.Config.StopTimeout) * time.Second
+	}
+	if t := c.Query("t"); t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil {
+			writeError(c, badRequest("invalid value for t: %s", t))
+			return
+		}
+		grace = time.Duration(n) * time.Second
+	}
+	sig := c.Query("signal")
+	if sig == "" {
+		sig = ctr.Config.StopSignal
+	}
+	if sig == "" {
+		sig = "TERM"
+	}
+	b.kill(ctr, sig)
+	if grace < 0 || !b.waitStopped(ctr, grace) {
+		b.kill(ctr, "KILL")
+		b.waitStopped(ctr, 30*time.Second)
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// handleContainerList serves GET /containers/json.
+func (b *Backend) handleContainerList(c *gin.Context) {
+	args, err := filters.FromJSON(c.Query("filters"))
+	if err != nil {
+		writeError(c, badRequest("%s", err))
+		return
+	}
+	if err := args.Validate(map[string]bool{"id": true, "name": true, "status": true, "label": true, "exited": true, "ancestor": true, "before": true, "since": true}); err != nil {
+		writeError(c, badRequest("%s", err))
+		return
+	}
+	all := boolQuery(c, "all")
+	limit, _ := strconv.Atoi(c.Query("limit"))
+	out := []container.Summary{}
+	for _, ctr := range b.store.List() {
+		snap := b.store.Snap(ctr)
+		if !all && limit <= 0 && snap.Status != stateRunning && !args.Contains("status") {
+			continue
+		}
+		if !matchContainer(ctr, snap, args) {
+			continue
+		}
+		out = append(out, summary(ctr, snap))
+		if limit > 0 && len(out) >= limit {
+			break
+		}
+	}
+	writeJSON(c, http.StatusOK, out)
+}
+
+func matchContainer(ctr *Container, snap Snapshot, args filters.Args) bool {
+	if args.Contains("id") && !args.Match("id", ctr.ID) {
+		return false
+	}
+	if args.Contains("name") && !args.Match("name", snap.Name) && !args.Match("name", strings.TrimPrefix(snap.Name, "/")) {
+		return false
+	}
+	if args.Contains("status") && !args.ExactMatch("status", snap.Status) {
+		return false
+	}
+	if args.Contains("label") && !args.MatchKVList("label", ctr.Config.Labels) {
+		return false
+	}
+	if args.Contains("exited") && (snap.Status != stateExited || !args.ExactMatch("exited", strconv.Itoa(snap.ExitCode))) {
+		return false
+	}
+	return true
+}
+
+func summary(ctr *Container, snap Snapshot) container.Summary {
+	s := container.Summary{
+		ID: ctr.ID, Names: []string{snap.Name}, Image: ctr.Config.Image, ImageID: ctr.Image.ID,
+		Command: strings.Join(append([]string{ctr.Path}, ctr.Args...), " "),
+		Created: ctr.Created.Unix(), Ports: []container.Port{}, Labels: ctr.Config.Labels,
+		State: snap.Status, Status: statusText(snap), Mounts: []container.MountPoint{},
+	}
+	s.HostConfig.NetworkMode = string(ctr.HostConfig.NetworkMode)
+	return s
+}
+
+// statusText is the human text `docker ps` shows.
+func statusText(s Snapshot) string {
+	switch s.Status {
+	case stateRunning:
+		return "Up " + humanDuration(time.Since(s.StartedAt))
+	case stateExited:
+		return fmt.Sprintf("Exited (%d) %s ago", s.ExitCode, humanDuration(time.Since(s.FinishedAt)))
+	case stateRemoving:
+		return "Removal In Progress"
+	default:
+		return "Created"
+	}
+}
+
+func humanDuration(d time.Duration) string {
+	switch s := int(d.Seconds()); {
+	case s < 1:
+		return "Less than a second"
+	case s == 1:
+		return "1 second"
+	case s < 60:
+		return fmt.Sprintf("%d seconds", s)
+	case s < 120:
+		return "About a minute"
+	case s < 3600:
+		return fmt.Sprintf("%d minutes", s/60)
+	case s < 7200:
+		return "About an hour"
+	default:
+		return fmt.Sprintf("%d hours", s/3600)
+	}
+}
+
+// handleContainerInspect serves GET /containers/{id}/json.
+func (b *Backend) handleContainerInspect(c *gin.Context) {
+	ctr, err := b.store.Lookup(c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	snap := b.store.Snap(ctr)
+	cfg := *ctr.Config
+	cfg.Env = processEnv(ctr)
+	cfg.Hostname = ctr.hostname()
+	if len(cfg.Cmd) == 0 && len(ctr.Config.Entrypoint) == 0 {
+		cfg.Cmd = ctr.Image.Config.Config.Cmd
+	}
+	if len(cfg.Entrypoint) == 0 {
+		cfg.Entrypoint = ctr.Image.Config.Config.Entrypoint
+	}
+	cfg.WorkingDir = ctr.workingDir()
+	cfg.User = ctr.user()
+	if cfg.Labels == nil {
+		cfg.Labels = map[string]string{}
+	}
+	resp := container.InspectResponse{
+		ContainerJSONBase: &container.ContainerJSONBase{
+			ID: ctr.ID, Created: ctr.Created.Format(time.RFC3339Nano),
+			Path: ctr.Path, Args: nonNil(ctr.Args),
+			State: &container.State{
+				Status: snap.Status, Running: snap.Status == stateRunning, Pid: snap.Pid,
+				ExitCode: snap.ExitCode, Error: snap.Error,
+				StartedAt: dockerTime(snap.StartedAt), FinishedAt: dockerTime(snap.FinishedAt),
+			},
+			Image: ctr.Image.ID, Name: snap.Name, RestartCount: snap.Restarts,
+			Driver: "lambda", Platform: "linux", HostConfig: ctr.HostConfig,
+			LogPath: "cloudwatch:" + ctr.LogGroup,
+		},
+		Mounts: []container.MountPoint{},
+		Config: &cfg,
+		NetworkSettings: &container.NetworkSettings{
+			Networks: map[string]*network.EndpointSettings{},
+		},
+	}
+	writeJSON(c, http.StatusOK, resp)
+}
+
+// dockerTime formats a time as Docker does, with the zero time for "never".
+func dockerTime(t time.Time) string {
+	if t.IsZero() {
+		return "0001-01-01T00:00:00Z"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func boolQuery(c *gin.Context, key string) bool {
+	v := strings.ToLower(c.Query(key))
+	return v == "1" || v == "true" || v == "yes"
+}

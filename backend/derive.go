@@ -1,0 +1,135 @@
+package backend
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/sockerless-lambda/sockerless/backend/agentbin"
+)
+
+// AgentPath is where the agent sits in every derived image; it is the
+// image's entrypoint.
+const AgentPath = "/opt/sockerless/sockerless-agent"
+
+// deriver builds derived images: the user's image plus one layer holding the
+// agent, with the agent as entrypoint, pushed to ECR by registry operations
+// alone (no Docker daemon). Results are cached by base digest and agent.
+type deriver struct {
+	reg   *Registry
+	mu    sync.Mutex
+	cache map[string]string // key → derived image URI by digest
+	layer v1.Layer
+	agent string // sha256 of the agent binary: part of the cache key
+}
+
+func newDeriver(reg *Registry) (*deriver, error) {
+	bin, err := agentbin.Binary(reg.cfg.Architecture)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(bin)
+	layer, err := agentLayer(bin)
+	if err != nil {
+		return nil, err
+	}
+	return &deriver{reg: reg, cache: map[string]string{}, layer: layer, agent: hex.EncodeToString(sum[:])}, nil
+}
+
+// agentLayer is a layer with the agent binary at AgentPath.
+func agentLayer(bin []byte) (v1.Layer, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	mtime := time.Unix(0, 0)
+	for _, dir := range []string{"opt/", "opt/sockerless/"} {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir, Mode: 0o755, ModTime: mtime}); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: AgentPath[1:], Mode: 0o755, Size: int64(len(bin)), ModTime: mtime}); err != nil {
+		return nil, err
+	}
+	if _, err := tw.Write(bin); err != nil {
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	data := buf.Bytes()
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+}
+
+// Derive returns the derived image for img, by digest, building and pushing it
+// only when ECR does not have it yet.
+func (d *deriver) Derive(ctx context.Context, img *Image) (string, error) {
+	key := sha256.Sum256([]byte(img.Digest + "\x00" + d.agent + "\x00" + d.reg.cfg.Architecture))
+	tag := "agent-" + hex.EncodeToString(key[:])[:40]
+
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if uri, ok := d.cache[tag]; ok {
+		return uri, nil
+	}
+	auth, host, err := d.reg.credentials(ctx)
+	if err != nil {
+		return "", err
+	}
+	target, err := d.reg.parse(host + "/" + d.reg.cfg.ECRRepository + ":" + tag)
+	if err != nil {
+		return "", fmt.Errorf("derived image reference: %w", err)
+	}
+	opts := d.reg.options(ctx, auth)
+	if desc, err := remote.Head(target, opts...); err == nil {
+		uri := target.Context().String() + "@" + desc.Digest.String()
+		d.cache[tag] = uri
+		return uri, nil
+	}
+	baseRef, err := d.reg.parse(img.ECRRef)
+	if err != nil {
+		return "", fmt.Errorf("base image reference: %w", err)
+	}
+	base, err := remote.Image(baseRef, opts...)
+	if err != nil {
+		return "", fmt.Errorf("read base image %s from ECR: %w", img.ECRRef, err)
+	}
+	derived, err := mutate.AppendLayers(base, d.layer)
+	if err != nil {
+		return "", fmt.Errorf("add agent layer: %w", err)
+	}
+	cf, err := derived.ConfigFile()
+	if err != nil {
+		return "", fmt.Errorf("derived image config: %w", err)
+	}
+	cf = cf.DeepCopy()
+	// The agent is the entrypoint; the container's own command travels in
+	// each invocation, so one derived image serves every container of img.
+	cf.Config.Entrypoint = []string{AgentPath}
+	cf.Config.Cmd = nil
+	cf.Config.WorkingDir = "/"
+	cf.Config.User = ""
+	derived, err = mutate.ConfigFile(derived, cf)
+	if err != nil {
+		return "", fmt.Errorf("set derived image config: %w", err)
+	}
+	if err := remote.Write(target, derived, opts...); err != nil {
+		return "", fmt.Errorf("push derived image to ECR: %w", err)
+	}
+	digest, err := derived.Digest()
+	if err != nil {
+		return "", err
+	}
+	uri := target.Context().String() + "@" + digest.String()
+	d.cache[tag] = uri
+	return uri, nil
+}

@@ -1,0 +1,109 @@
+package backend
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/sockerless-lambda/sockerless/agent/protocol"
+)
+
+// Tags on every function the backend creates: they carry the container's
+// identity so that AWS stays the source of truth.
+const (
+	tagManaged     = "sockerless:managed"
+	tagContainerID = "sockerless:container-id"
+	tagName        = "sockerless:name"
+)
+
+// functionName is the Lambda function of a container: stable for its life
+// (a rename does not touch it) and well under Lambda's 64 characters.
+func functionName(containerID string) string { return "sockerless-" + containerID[:24] }
+
+// createFunction creates the container's function from the derived image and
+// waits until it is Active, as AWS requires before an invoke.
+func (b *Backend) createFunction(ctx context.Context, c *Container, imageURI string, name string) error {
+	memory := b.cfg.MemorySize
+	if m := c.HostConfig.Memory; m > 0 {
+		mb := int32((m + (1<<20 - 1)) >> 20)
+		memory = max(mb, 128)
+	}
+	in := &lambda.CreateFunctionInput{
+		FunctionName:  aws.String(c.FunctionName),
+		Role:          aws.String(b.cfg.RoleARN),
+		PackageType:   lambdatypes.PackageTypeImage,
+		Code:          &lambdatypes.FunctionCode{ImageUri: aws.String(imageURI)},
+		MemorySize:    aws.Int32(memory),
+		Timeout:       aws.Int32(b.cfg.Timeout),
+		Architectures: []lambdatypes.Architecture{lambdatypes.Architecture(b.cfg.Architecture)},
+		Description:   aws.String("sockerless container " + name),
+		LoggingConfig: &lambdatypes.LoggingConfig{
+			LogFormat: lambdatypes.LogFormatText,
+			LogGroup:  aws.String(b.cfg.LogGroup),
+		},
+		Tags: map[string]string{
+			tagManaged:     "true",
+			tagContainerID: c.ID,
+			tagName:        name,
+		},
+	}
+	if len(b.cfg.Subnets) > 0 {
+		in.VpcConfig = &lambdatypes.VpcConfig{SubnetIds: b.cfg.Subnets, SecurityGroupIds: b.cfg.SecurityGroups}
+	}
+	out, err := b.aws.Lambda.CreateFunction(ctx, in)
+	if err != nil {
+		return fmt.Errorf("Lambda CreateFunction: %w", err)
+	}
+	c.FunctionARN = aws.ToString(out.FunctionArn)
+	waiter := lambda.NewFunctionActiveV2Waiter(b.aws.Lambda, func(o *lambda.FunctionActiveV2WaiterOptions) {
+		o.MinDelay, o.MaxDelay = 100*time.Millisecond, 2*time.Second
+	})
+	if err := waiter.Wait(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(c.FunctionName)}, 5*time.Minute); err != nil {
+		b.deleteFunction(context.WithoutCancel(ctx), c)
+		return fmt.Errorf("Lambda function %s did not become Active: %w", c.FunctionName, err)
+	}
+	// A container runs once per start: Lambda must not retry a failed run.
+	if _, err := b.aws.Lambda.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{
+		FunctionName:         aws.String(c.FunctionName),
+		MaximumRetryAttempts: aws.Int32(0),
+	}); err != nil {
+		b.deleteFunction(context.WithoutCancel(ctx), c)
+		return fmt.Errorf("Lambda PutFunctionEventInvokeConfig: %w", err)
+	}
+	return nil
+}
+
+// invoke starts a run of the container: an asynchronous invocation whose
+// payload carries the process and the run's token.
+func (b *Backend) invoke(ctx context.Context, c *Container, inv protocol.Invocation) error {
+	payload, err := json.Marshal(inv)
+	if err != nil {
+		return err
+	}
+	_, err = b.aws.Lambda.Invoke(ctx, &lambda.InvokeInput{
+		FunctionName:   aws.String(c.FunctionName),
+		InvocationType: lambdatypes.InvocationTypeEvent,
+		Payload:        payload,
+	})
+	if err != nil {
+		return fmt.Errorf("Lambda Invoke: %w", err)
+	}
+	return nil
+}
+
+// deleteFunction removes the container's function; a function already gone
+// is not an error.
+func (b *Backend) deleteFunction(ctx context.Context, c *Container) error {
+	_, err := b.aws.Lambda.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(c.FunctionName)})
+	var nf *lambdatypes.ResourceNotFoundException
+	if err != nil && !errors.As(err, &nf) {
+		return fmt.Errorf("Lambda DeleteFunction %s: %w", c.FunctionName, err)
+	}
+	return nil
+}

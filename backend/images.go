@@ -1,0 +1,389 @@
+package backend
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
+	"github.com/distribution/reference"
+	"github.com/docker/docker/api/types/image"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/docker/docker/pkg/jsonmessage"
+	"github.com/gin-gonic/gin"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// Registry is ECR as the backend uses it: the API for repositories and
+// credentials, and the registry itself through go-containerregistry.
+type Registry struct {
+	aws  *AWS
+	cfg  Config
+	mu   sync.Mutex
+	auth authn.Authenticator
+	host string // the registry host from GetAuthorizationToken, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com
+	http bool   // plain HTTP (the simulator's registry on 127.0.0.1)
+	exp  time.Time
+
+	ruleOnce sync.Once
+	ruleErr  error
+}
+
+// credentials returns (cached) ECR registry credentials.
+func (r *Registry) credentials(ctx context.Context) (authn.Authenticator, string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.auth != nil && time.Now().Before(r.exp) {
+		return r.auth, r.host, nil
+	}
+	out, err := r.aws.ECR.GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{})
+	if err != nil {
+		return nil, "", fmt.Errorf("ECR GetAuthorizationToken: %w", err)
+	}
+	if len(out.AuthorizationData) == 0 {
+		return nil, "", errors.New("ECR GetAuthorizationToken returned no authorization data")
+	}
+	ad := out.AuthorizationData[0]
+	raw, err := base64.StdEncoding.DecodeString(aws.ToString(ad.AuthorizationToken))
+	if err != nil {
+		return nil, "", fmt.Errorf("decode ECR authorization token: %w", err)
+	}
+	user, pass, _ := strings.Cut(string(raw), ":")
+	u, err := url.Parse(aws.ToString(ad.ProxyEndpoint))
+	if err != nil || u.Host == "" {
+		return nil, "", fmt.Errorf("ECR proxy endpoint %q is not a URL", aws.ToString(ad.ProxyEndpoint))
+	}
+	r.auth = &authn.Basic{Username: user, Password: pass}
+	r.host, r.http = u.Host, u.Scheme == "http"
+	// Refresh well before the token expires (12 h on AWS).
+	r.exp = time.Now().Add(time.Hour)
+	return r.auth, r.host, nil
+}
+
+func (r *Registry) parse(ref string) (name.Reference, error) {
+	var opts []name.Option
+	if r.http {
+		opts = append(opts, name.Insecure)
+	}
+	return name.ParseReference(ref, opts...)
+}
+
+func (r *Registry) options(ctx context.Context, auth authn.Authenticator) []remote.Option {
+	return []remote.Option{remote.WithContext(ctx), remote.WithAuth(auth), remote.WithPlatform(r.platform())}
+}
+
+func (r *Registry) platform() v1.Platform {
+	arch := "amd64"
+	if r.cfg.Architecture == "arm64" {
+		arch = "arm64"
+	}
+	return v1.Platform{OS: "linux", Architecture: arch}
+}
+
+// ensurePullThroughRule makes sure Docker Hub names can be fetched through
+// ECR's pull-through cache under the configured prefix.
+func (r *Registry) ensurePullThroughRule(ctx context.Context) error {
+	r.ruleOnce.Do(func() {
+		prefix := r.cfg.ECRPullThrough
+		out, err := r.aws.ECR.DescribePullThroughCacheRules(ctx, &ecr.DescribePullThroughCacheRulesInput{
+			EcrRepositoryPrefixes: []string{prefix},
+		})
+		if err == nil && len(out.PullThroughCacheRules) > 0 {
+			return
+		}
+		var nf *ecrtypes.PullThroughCacheRuleNotFoundException
+		if err != nil && !errors.As(err, &nf) {
+			r.ruleErr = fmt.Errorf("ECR DescribePullThroughCacheRules: %w", err)
+			return
+		}
+		_, err = r.aws.ECR.CreatePullThroughCacheRule(ctx, &ecr.CreatePullThroughCacheRuleInput{
+			EcrRepositoryPrefix: aws.String(prefix),
+			UpstreamRegistryUrl: aws.String("registry-1.docker.io"),
+		})
+		var exists *ecrtypes.PullThroughCacheRuleAlreadyExistsException
+		if err != nil && !errors.As(err, &exists) {
+			r.ruleErr = fmt.Errorf("ECR pull-through cache rule %q for Docker Hub is missing and could not be created "+
+				"(on AWS it needs a Docker Hub credential in Secrets Manager; see examples/terraform): %w", prefix, err)
+		}
+	})
+	return r.ruleErr
+}
+
+// ensureRepository creates an ECR repository unless it exists.
+func (r *Registry) ensureRepository(ctx context.Context, repo string) error {
+	_, err := r.aws.ECR.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String(repo)})
+	var exists *ecrtypes.RepositoryAlreadyExistsException
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("ECR CreateRepository %s: %w", repo, err)
+	}
+	return nil
+}
+
+// ecrRef maps a Docker reference to where the image lives in ECR: Docker Hub
+// names go through the pull-through cache prefix; ECR names stay as they are.
+func (r *Registry) ecrRef(ctx context.Context, named reference.Named) (string, error) {
+	_, host, err := r.credentials(ctx)
+	if err != nil {
+		return "", err
+	}
+	domain, path := reference.Domain(named), reference.Path(named)
+	suffix := ":latest"
+	if d, ok := named.(reference.Digested); ok {
+		suffix = "@" + d.Digest().String()
+	} else if t, ok := named.(reference.Tagged); ok {
+		suffix = ":" + t.Tag()
+	}
+	switch {
+	case domain == host:
+		return host + "/" + path + suffix, nil
+	case domain == "docker.io":
+		if err := r.ensurePullThroughRule(ctx); err != nil {
+			return "", err
+		}
+		return host + "/" + r.cfg.ECRPullThrough + "/" + path + suffix, nil
+	default:
+		return "", badRequest("pulling from %s is not supported: images come from ECR (%s) or from Docker Hub through ECR's pull-through cache; push the image to ECR first", domain, host)
+	}
+}
+
+// normalizeImageRef parses what a user typed ("busybox", "x/y:1",
+// "registry/x@sha256:...") into a full reference with a tag or digest.
+func normalizeImageRef(ref string) (reference.Named, error) {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return nil, badRequest("invalid reference format: %s", err)
+	}
+	return reference.TagNameOnly(named), nil
+}
+
+// familiarString is how Docker shows a name: "busybox:latest".
+func familiarString(named reference.Named) string { return reference.FamiliarString(named) }
+
+// Pull resolves named in ECR and records it as a local image. progress gets
+// Docker's JSON messages for the CLI's progress display.
+func (b *Backend) Pull(ctx context.Context, named reference.Named, progress func(jsonmessage.JSONMessage)) (*Image, error) {
+	ref, err := b.registry.ecrRef(ctx, named)
+	if err != nil {
+		return nil, err
+	}
+	auth, _, err := b.registry.credentials(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := b.registry.parse(ref)
+	if err != nil {
+		return nil, fmt.Errorf("parse ECR reference %s: %w", ref, err)
+	}
+	tagOrDigest := r.Identifier()
+	progress(jsonmessage.JSONMessage{Status: "Pulling from " + reference.Path(named), ID: tagOrDigest})
+	img, err := remote.Image(r, b.registry.options(ctx, auth)...)
+	if err != nil {
+		return nil, pullError(named, err)
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("image digest: %w", err)
+	}
+	cfgName, err := img.ConfigName()
+	if err != nil {
+		return nil, fmt.Errorf("image config digest: %w", err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("image config: %w", err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("image layers: %w", err)
+	}
+	var size int64
+	for _, l := range layers {
+		d, _ := l.Digest()
+		n, _ := l.Size()
+		size += n
+		short := strings.TrimPrefix(d.String(), "sha256:")[:12]
+		// The layers stay in ECR; the backend only resolves the image.
+		progress(jsonmessage.JSONMessage{Status: "Pulling fs layer", ID: short})
+		progress(jsonmessage.JSONMessage{Status: "Pull complete", ID: short})
+	}
+	progress(jsonmessage.JSONMessage{Status: "Digest: " + digest.String()})
+	image := &Image{
+		ID:          cfgName.String(),
+		RepoTags:    []string{familiarString(named)},
+		RepoDigests: []string{reference.FamiliarName(named) + "@" + digest.String()},
+		ECRRef:      r.Context().String() + "@" + digest.String(),
+		Digest:      digest.String(),
+		Config:      cf,
+		Size:        size,
+		Created:     cf.Created.Time,
+	}
+	if _, ok := named.(reference.Digested); ok {
+		image.RepoTags = nil
+	}
+	b.store.PutImage(image)
+	progress(jsonmessage.JSONMessage{Status: "Status: Downloaded newer image for " + familiarString(named)})
+	return image, nil
+}
+
+// pullError words a registry failure as the Docker daemon does.
+func pullError(named reference.Named, err error) error {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		for _, d := range te.Errors {
+			switch d.Code {
+			case transport.NameUnknownErrorCode, transport.UnauthorizedErrorCode, transport.DeniedErrorCode:
+				return notFound("pull access denied for %s, repository does not exist or may require 'docker login': denied: requested access to the resource is denied", reference.FamiliarName(named))
+			case transport.ManifestUnknownErrorCode:
+				return notFound("manifest for %s not found: manifest unknown: manifest unknown", familiarString(named))
+			}
+		}
+		if te.StatusCode == http.StatusNotFound {
+			return notFound("pull access denied for %s, repository does not exist or may require 'docker login': denied: requested access to the resource is denied", reference.FamiliarName(named))
+		}
+	}
+	return fmt.Errorf("pull %s from ECR: %w", familiarString(named), err)
+}
+
+// handleImageCreate serves POST /images/create (docker pull).
+func (b *Backend) handleImageCreate(c *gin.Context) {
+	from := c.Query("fromImage")
+	if from == "" {
+		writeError(c, notImplemented("importing an image from a tarball (fromSrc) is not supported; use docker load"))
+		return
+	}
+	if tag := c.Query("tag"); tag != "" {
+		if strings.HasPrefix(tag, "sha256:") {
+			from += "@" + tag
+		} else {
+			from += ":" + tag
+		}
+	}
+	named, err := normalizeImageRef(from)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	// Errors before any output are plain HTTP errors; after the first message
+	// they go in-band as errorDetail, which is what the CLI reads.
+	started := false
+	enc := func(m jsonmessage.JSONMessage) {
+		if !started {
+			c.Header("Content-Type", "application/json")
+			c.Status(http.StatusOK)
+			started = true
+		}
+		_ = writeJSONLine(c.Writer, m)
+		c.Writer.Flush()
+	}
+	var pending []jsonmessage.JSONMessage
+	first := true
+	_, err = b.Pull(c.Request.Context(), named, func(m jsonmessage.JSONMessage) {
+		// Hold the first message until the manifest resolved, so that a
+		// missing image is a plain 404 as Docker answers it.
+		if first {
+			pending = append(pending, m)
+			first = false
+			return
+		}
+		for _, p := range pending {
+			enc(p)
+		}
+		pending = nil
+		enc(m)
+	})
+	if err != nil {
+		if !started {
+			writeError(c, err)
+			return
+		}
+		enc(jsonmessage.JSONMessage{Error: &jsonmessage.JSONError{Message: err.Error()}, ErrorMessage: err.Error()})
+		return
+	}
+	for _, p := range pending {
+		enc(p)
+	}
+}
+
+// handleImageInspect serves GET /images/{name}/json.
+func (b *Backend) handleImageInspect(c *gin.Context) {
+	ref := strings.TrimPrefix(c.Param("name"), "/")
+	ref = strings.TrimSuffix(ref, "/json")
+	img, ok := b.store.LookupImage(ref)
+	if !ok {
+		writeError(c, errNoSuchImage(ref))
+		return
+	}
+	writeJSON(c, http.StatusOK, imageInspect(img))
+}
+
+// handleImageList serves GET /images/json.
+func (b *Backend) handleImageList(c *gin.Context) {
+	out := []image.Summary{}
+	for _, img := range b.store.Images() {
+		out = append(out, image.Summary{
+			ID: img.ID, RepoTags: nonNil(img.RepoTags), RepoDigests: nonNil(img.RepoDigests),
+			Created: img.Created.Unix(), Size: img.Size, SharedSize: -1, Containers: -1,
+			Labels: img.Config.Config.Labels,
+		})
+	}
+	writeJSON(c, http.StatusOK, out)
+}
+
+func imageInspect(img *Image) image.InspectResponse {
+	cf := img.Config
+	return image.InspectResponse{
+		ID: img.ID, RepoTags: nonNil(img.RepoTags), RepoDigests: nonNil(img.RepoDigests),
+		Created:      cf.Created.Format(time.RFC3339Nano),
+		Config:       containerConfigFromImage(cf),
+		Architecture: cf.Architecture, Os: cf.OS, Variant: cf.Variant,
+		Size: img.Size,
+		RootFS: image.RootFS{Type: "layers", Layers: func() []string {
+			var out []string
+			for _, d := range cf.RootFS.DiffIDs {
+				out = append(out, d.String())
+			}
+			return out
+		}()},
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// containerConfigFromImage is the image's config in Docker's container.Config
+// shape, as image inspect shows it.
+func containerConfigFromImage(cf *v1.ConfigFile) *dockerspec.DockerOCIImageConfig {
+	c := cf.Config
+	out := &dockerspec.DockerOCIImageConfig{}
+	out.User, out.Env, out.Entrypoint, out.Cmd = c.User, c.Env, c.Entrypoint, c.Cmd
+	out.WorkingDir, out.Labels, out.StopSignal = c.WorkingDir, c.Labels, c.StopSignal
+	if len(c.ExposedPorts) > 0 {
+		out.ExposedPorts = map[string]struct{}{}
+		for p := range c.ExposedPorts {
+			out.ExposedPorts[p] = struct{}{}
+		}
+	}
+	if len(c.Volumes) > 0 {
+		out.Volumes = map[string]struct{}{}
+		for v := range c.Volumes {
+			out.Volumes[v] = struct{}{}
+		}
+	}
+	return out
+}

@@ -16,7 +16,6 @@ import (
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/distribution/reference"
 	"github.com/docker/docker/api/types/image"
-	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/docker/docker/pkg/jsonmessage"
 	"github.com/gin-gonic/gin"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -24,6 +23,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 )
 
 // Registry is ECR as the backend uses it: the API for repositories and

@@ -51,7 +51,7 @@ type Container struct {
 	finishedAt time.Time
 	restarts   int
 	logStreams []string
-	run        *run     // the current or last run; nil before the first start
+	run        *run          // the current or last run; nil before the first start
 	changed    chan struct{} // closed and replaced on every state change
 	exits      int           // how many times the container has exited
 	removed    bool
@@ -213,11 +213,11 @@ type Image struct {
 	RepoDigests []string // e.g. "busybox@sha256:..."
 	// ECRRef is the image in ECR by manifest digest, e.g.
 	// "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/library/busybox@sha256:...".
-	ECRRef   string
-	Digest   string // manifest digest
-	Config   *v1.ConfigFile
-	Size     int64
-	Created  time.Time
+	ECRRef  string
+	Digest  string // manifest digest
+	Config  *v1.ConfigFile
+	Size    int64
+	Created time.Time
 }
 
 // PutImage records an image, moving its tags off any other image.

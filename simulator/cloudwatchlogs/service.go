@@ -1,10 +1,12 @@
 // Package cloudwatchlogs simulates Amazon CloudWatch Logs on the JSON 1.1
-// protocol (X-Amz-Target: Logs_20140328.<Operation>).
+// protocol (X-Amz-Target: Logs_20140328.<Operation>). Events are kept in a
+// bbolt file under the data directory, never in memory.
 package cloudwatchlogs
 
 import (
-	"errors"
-	"net/http"
+	"fmt"
+	"path/filepath"
+	"time"
 
 	"github.com/sockerless-lambda/sockerless/simulator/lambda"
 )
@@ -17,19 +19,54 @@ type Config struct {
 }
 
 // Service is the simulated CloudWatch Logs.
-type Service struct{ cfg Config }
+type Service struct {
+	cfg   Config
+	store *store
+	now   func() time.Time // replaced in tests
+}
 
-// New returns the service. TODO(walking skeleton): implement.
-func New(cfg Config) (*Service, error) { return &Service{cfg: cfg}, nil }
+var _ lambda.Logs = (*Service)(nil)
 
-// Handle answers one operation.
-func (s *Service) Handle(w http.ResponseWriter, r *http.Request, op string) {}
+// New opens (or creates) the store in cfg.DataDir/cloudwatchlogs.
+func New(cfg Config) (*Service, error) {
+	st, err := openStore(filepath.Join(cfg.DataDir, "cloudwatchlogs"))
+	if err != nil {
+		return nil, fmt.Errorf("cloudwatch logs store: %w", err)
+	}
+	return &Service{cfg: cfg, store: st, now: time.Now}, nil
+}
 
 // Close releases the store.
-func (s *Service) Close() error { return nil }
+func (s *Service) Close() error { return s.store.close() }
 
-func (s *Service) EnsureLogGroup(group string) error          { return errors.New("not implemented") }
-func (s *Service) EnsureLogStream(group, stream string) error { return errors.New("not implemented") }
+func (s *Service) nowMillis() int64 { return s.now().UnixMilli() }
+
+// EnsureLogGroup creates the group unless it exists.
+func (s *Service) EnsureLogGroup(group string) error {
+	if err := s.store.createGroup(group, s.nowMillis()); err != nil && err != errGroupExists {
+		return fmt.Errorf("create log group %s: %w", group, err)
+	}
+	return nil
+}
+
+// EnsureLogStream creates the stream (and its group) unless it exists.
+func (s *Service) EnsureLogStream(group, stream string) error {
+	if err := s.store.appendEvents(group, stream, nil, s.nowMillis(), true, true); err != nil {
+		return fmt.Errorf("create log stream %s/%s: %w", group, stream, err)
+	}
+	return nil
+}
+
+// Append stores events in the stream in one transaction, creating the group
+// and stream if missing. An event dated before the stream's last event is
+// stored at that last timestamp, so the stream reads back in write order.
 func (s *Service) Append(group, stream string, events []lambda.LogEvent) error {
-	return errors.New("not implemented")
+	in := make([]inEvent, len(events))
+	for i, e := range events {
+		in[i] = inEvent{Timestamp: e.Timestamp, Message: e.Message}
+	}
+	if err := s.store.appendEvents(group, stream, in, s.nowMillis(), true, true); err != nil {
+		return fmt.Errorf("append to log stream %s/%s: %w", group, stream, err)
+	}
+	return nil
 }

@@ -6,8 +6,13 @@ package lambda
 import (
 	"context"
 	"errors"
-	"net/http"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
 	"time"
+
+	"github.com/sockerless-lambda/sockerless/simulator/awsapi"
 )
 
 // Config configures the Lambda service.
@@ -16,23 +21,92 @@ type Config struct {
 	AccountID    string
 	DataDir      string
 	PendingDelay time.Duration
-	IdleTimeout  time.Duration
+	IdleTimeout  time.Duration // default 5m
+
+	// RetryDelays are the waits before the retries of a failed asynchronous
+	// invocation; AWS waits 1 min, then 2 min (the default). The last delay
+	// repeats if more retries are configured than delays given.
+	RetryDelays []time.Duration
+	// InitTimeout bounds a cold start's init phase before the invocation's
+	// own timeout starts counting, as Lambda's 10 s init limit (default 10s).
+	InitTimeout time.Duration
+	// RuntimeAPIHost is the IP the Runtime API listens on and that function
+	// containers dial. Empty: the Docker bridge network's gateway.
+	RuntimeAPIHost string
 }
 
 // Service is the simulated Lambda.
 type Service struct {
-	cfg    Config
-	logs   Logs
-	images Images
+	cfg      Config
+	logs     Logs
+	images   Images
+	docker   *dockerHost
+	instance string // labels this simulator's containers
+
+	mu        sync.Mutex
+	functions map[string]*function
+	closed    bool
 }
 
-// New returns the service. TODO(walking skeleton): implement.
+// New returns the service and removes the containers a previous simulator
+// left behind when it crashed.
 func New(cfg Config, logs Logs, images Images) (*Service, error) {
-	return &Service{cfg: cfg, logs: logs, images: images}, nil
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	if cfg.AccountID == "" {
+		cfg.AccountID = "123456789012"
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 5 * time.Minute
+	}
+	if cfg.RetryDelays == nil {
+		cfg.RetryDelays = []time.Duration{time.Minute, 2 * time.Minute}
+	}
+	if cfg.InitTimeout <= 0 {
+		cfg.InitTimeout = 10 * time.Second
+	}
+	docker, err := newDockerHost(cfg.RuntimeAPIHost)
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	s := &Service{
+		cfg: cfg, logs: logs, images: images, docker: docker,
+		instance:  awsapi.RequestID(),
+		functions: map[string]*function{},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// A Docker engine that is down must not stop the control plane; invokes
+	// will report it.
+	if err := docker.removeOrphans(ctx); err != nil {
+		slog.Warn("lambda: cannot remove leftover containers", "err", err)
+	}
+	return s, nil
 }
 
-// Register adds Lambda's routes to mux.
-func (s *Service) Register(mux *http.ServeMux) {}
+// Close removes every execution environment of this simulator.
+func (s *Service) Close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	var envs []*environment
+	for _, fn := range s.functions {
+		fn.cancel()
+		for e := range fn.envs {
+			envs = append(envs, e)
+		}
+		fn.envs, fn.idle, fn.queue = map[*environment]bool{}, nil, nil
+	}
+	s.mu.Unlock()
+	destroyAll(ctx, envs, "simulator closing")
+	// Catch containers whose environment was still being created.
+	err := s.docker.removeLabelled(ctx, labelInstance+"="+s.instance)
+	return errors.Join(err, s.docker.client.Close())
+}
 
-// Close removes every execution environment.
-func (s *Service) Close(ctx context.Context) error { return errors.New("not implemented") }
+// hostname labels containers with their owner, so that New only removes the
+// leftovers of dead simulators.
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}

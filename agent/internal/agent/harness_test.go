@@ -1,0 +1,397 @@
+package agent
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/hashicorp/yamux"
+
+	"github.com/sockerless-lambda/sockerless/agent/protocol"
+)
+
+// fakeRuntime is the Lambda Runtime API: /next hands out queued events.
+type fakeRuntime struct {
+	srv     *httptest.Server
+	events  chan fakeEvent
+	results chan runtimeResult
+}
+
+type fakeEvent struct {
+	id       string
+	deadline time.Time
+	payload  []byte
+}
+
+type runtimeResult struct {
+	requestID string
+	kind      string // "response" or "error"
+	body      []byte
+}
+
+func newFakeRuntime(t *testing.T) *fakeRuntime {
+	f := &fakeRuntime{events: make(chan fakeEvent, 10), results: make(chan runtimeResult, 10)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case ev := <-f.events:
+			w.Header().Set("Lambda-Runtime-Aws-Request-Id", ev.id)
+			if !ev.deadline.IsZero() {
+				w.Header().Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(ev.deadline.UnixMilli(), 10))
+			}
+			_, _ = w.Write(ev.payload)
+		case <-r.Context().Done():
+		}
+	})
+	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/{kind}", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		f.results <- runtimeResult{requestID: r.PathValue("id"), kind: r.PathValue("kind"), body: body}
+		w.WriteHeader(http.StatusAccepted)
+	})
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeRuntime) push(id string, deadline time.Time, v any) {
+	b, ok := v.([]byte)
+	if !ok {
+		b, _ = json.Marshal(v)
+	}
+	f.events <- fakeEvent{id: id, deadline: deadline, payload: b}
+}
+
+func (f *fakeRuntime) result(t *testing.T) runtimeResult {
+	t.Helper()
+	select {
+	case r := <-f.results:
+		return r
+	case <-time.After(20 * time.Second):
+		t.Fatal("no result posted to the runtime API")
+		return runtimeResult{}
+	}
+}
+
+// fakeBackend accepts agent connections like the backend's callback listener.
+type fakeBackend struct {
+	t     *testing.T
+	srv   *httptest.Server
+	token string
+	conns chan *agentConn
+	// tty: the agent opens no stderr stream, so exitAck waits for stdout only.
+	tty bool
+}
+
+// agentConn is one agent connection as the backend sees it.
+type agentConn struct {
+	header  http.Header
+	session *yamux.Session
+	msgs    chan protocol.Message // control messages from the agent
+	ctrl    *yamux.Stream
+
+	mu      sync.Mutex
+	streams map[string]*bytes.Buffer
+	kinds   []string // order in which streams were opened
+	changed chan struct{}
+	outputs sync.WaitGroup
+}
+
+func newFakeBackend(t *testing.T, token string) *fakeBackend {
+	b := &fakeBackend{t: t, token: token, conns: make(chan *agentConn, 10)}
+	up := websocket.Upgrader{}
+	mux := http.NewServeMux()
+	mux.HandleFunc(protocol.ConnectPath, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(protocol.HeaderAuthorization) != "Bearer "+b.token {
+			http.Error(w, "bad token", http.StatusUnauthorized)
+			return
+		}
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		sess, err := yamux.Server(protocol.NewConn(ws), protocol.YamuxConfig())
+		if err != nil {
+			t.Errorf("yamux server: %v", err)
+			return
+		}
+		c := &agentConn{header: r.Header.Clone(), session: sess, msgs: make(chan protocol.Message, 100),
+			streams: map[string]*bytes.Buffer{}, changed: make(chan struct{}, 1)}
+		go b.serve(c)
+		b.conns <- c
+	})
+	b.srv = httptest.NewServer(mux)
+	t.Cleanup(b.srv.Close)
+	return b
+}
+
+func (b *fakeBackend) url() string { return "ws" + strings.TrimPrefix(b.srv.URL, "http") }
+
+func (b *fakeBackend) conn(t *testing.T) *agentConn {
+	t.Helper()
+	select {
+	case c := <-b.conns:
+		return c
+	case <-time.After(10 * time.Second):
+		t.Fatal("agent did not connect")
+		return nil
+	}
+}
+
+func (b *fakeBackend) serve(c *agentConn) {
+	for {
+		st, err := c.session.AcceptStream()
+		if err != nil {
+			return
+		}
+		br := bufio.NewReader(st)
+		line, err := br.ReadBytes('\n')
+		if err != nil {
+			b.t.Errorf("stream header: %v", err)
+			return
+		}
+		var h protocol.StreamHeader
+		if err := json.Unmarshal(line, &h); err != nil {
+			b.t.Errorf("stream header %q: %v", line, err)
+			return
+		}
+		c.mu.Lock()
+		c.kinds = append(c.kinds, h.Kind)
+		c.mu.Unlock()
+		switch h.Kind {
+		case protocol.StreamControl:
+			c.ctrl = st
+			go func() {
+				sc := bufio.NewScanner(br)
+				for sc.Scan() {
+					var m protocol.Message
+					if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+						b.t.Errorf("control message %q: %v", sc.Text(), err)
+						continue
+					}
+					if m.Type == protocol.MsgExit {
+						// Ack only once every output byte was consumed, as the backend must:
+						// Exit may be read before the output streams were even accepted.
+						c.waitStreams(b.tty)
+						c.outputs.Wait()
+						c.send(protocol.Message{Type: protocol.MsgExitAck})
+					}
+					c.msgs <- m
+				}
+				close(c.msgs)
+			}()
+		case protocol.StreamStdout, protocol.StreamStderr:
+			c.outputs.Add(1)
+			buf := &bytes.Buffer{}
+			c.mu.Lock()
+			c.streams[h.Kind] = buf
+			c.mu.Unlock()
+			go func() {
+				defer c.outputs.Done()
+				p := make([]byte, 4096)
+				for {
+					n, err := br.Read(p)
+					c.mu.Lock()
+					buf.Write(p[:n])
+					c.mu.Unlock()
+					select {
+					case c.changed <- struct{}{}:
+					default:
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		default:
+			b.t.Errorf("unexpected stream kind %q", h.Kind)
+		}
+	}
+}
+
+func (c *agentConn) waitStreams(tty bool) {
+	for range 1000 {
+		_, out := c.output(protocol.StreamStdout)
+		_, errs := c.output(protocol.StreamStderr)
+		if out && (errs || tty) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (c *agentConn) send(m protocol.Message) {
+	b, _ := json.Marshal(m)
+	_, _ = c.ctrl.Write(append(b, '\n'))
+}
+
+func (c *agentConn) output(kind string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	buf, ok := c.streams[kind]
+	if !ok {
+		return "", false
+	}
+	return buf.String(), true
+}
+
+// waitOutput waits until stream kind contains s.
+func (c *agentConn) waitOutput(t *testing.T, kind, s string) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		if out, _ := c.output(kind); strings.Contains(out, s) {
+			return
+		}
+		select {
+		case <-c.changed:
+		case <-time.After(20 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("%s never contained %q", kind, s)
+		}
+	}
+}
+
+// next returns the next control message.
+func (c *agentConn) next(t *testing.T) protocol.Message {
+	t.Helper()
+	select {
+	case m, ok := <-c.msgs:
+		if !ok {
+			t.Fatal("control stream closed")
+		}
+		return m
+	case <-time.After(20 * time.Second):
+		t.Fatal("no control message")
+		return protocol.Message{}
+	}
+}
+
+func (c *agentConn) openStdin(t *testing.T) *yamux.Stream {
+	t.Helper()
+	st, err := c.session.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Write([]byte(`{"kind":"stdin"}` + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// syncBuffer is the agent's stdout in tests.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type testEnv struct {
+	rt      *fakeRuntime
+	backend *fakeBackend
+	stdout  *syncBuffer
+	stderr  *syncBuffer
+	agent   *Agent
+}
+
+func startAgent(t *testing.T, mod func(*Config)) *testEnv {
+	t.Helper()
+	e := &testEnv{rt: newFakeRuntime(t), backend: newFakeBackend(t, "tok-123"), stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	cfg := Config{
+		AgentVersion:   "test-1",
+		Runtime:        NewRuntimeClient(strings.TrimPrefix(e.rt.srv.URL, "http://")),
+		Stdout:         e.stdout,
+		Stderr:         e.stderr,
+		LogGroup:       "/aws/lambda/fn",
+		LogStream:      "2026/01/01/[$LATEST]abc",
+		Dial:           DialPolicy{FirstBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Total: 2 * time.Second},
+		ExitAckTimeout: 3 * time.Second,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	e.agent = New(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = e.agent.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if t.Failed() {
+			t.Logf("agent stderr:\n%s", e.stderr.String())
+			t.Logf("agent stdout:\n%s", e.stdout.String())
+		}
+	})
+	return e
+}
+
+func (e *testEnv) invocation(args ...string) protocol.Invocation {
+	return protocol.Invocation{
+		Version:     protocol.Version,
+		ContainerID: "c0ffee",
+		CallbackURL: e.backend.url(),
+		Token:       "tok-123",
+		Process:     protocol.Process{Args: args, Env: []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}},
+	}
+}
+
+// logOf reconstructs each stream from the agent's log lines and returns the
+// exit record, checking that it is the last line.
+func logOf(t *testing.T, out string) (streams map[string]string, exit *protocol.ExitInfo) {
+	t.Helper()
+	streams = map[string]string{}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	for i, l := range lines {
+		line, ex, ok := protocol.ParseLogLine(l)
+		if !ok {
+			t.Fatalf("log line %d does not parse: %q", i, l)
+		}
+		if ex != nil {
+			if i != len(lines)-1 {
+				t.Fatalf("exit record is line %d of %d", i+1, len(lines))
+			}
+			exit = ex
+			continue
+		}
+		if len(line.Log) > protocol.MaxLogLine {
+			t.Fatalf("log line of %d bytes", len(line.Log))
+		}
+		streams[line.Stream] += line.Log
+	}
+	if exit == nil {
+		t.Fatal("no exit record in the log")
+	}
+	return streams, exit
+}
+
+func decodeResponse(t *testing.T, r runtimeResult) protocol.Response {
+	t.Helper()
+	if r.kind != "response" {
+		t.Fatalf("posted %s: %s", r.kind, r.body)
+	}
+	var resp protocol.Response
+	if err := json.Unmarshal(r.body, &resp); err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}

@@ -1,0 +1,54 @@
+# sockerless-backend-lambda: Docker on AWS Lambda.
+# `make help` lists the targets.
+
+SHELL := /bin/bash
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+BIN := $(CURDIR)/bin
+GO ?= go
+GOFLAGS_STATIC := CGO_ENABLED=0 GOOS=linux
+LDFLAGS := -s -w -X main.version=$(VERSION)
+GO_MODULES := agent backend simulator e2e
+
+.PHONY: help build agent run test sim-test-aws docker-test bench lint clean test-images
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+agent: ## Build the static agent for linux/amd64 and linux/arm64 (embedded by the backend)
+	@mkdir -p backend/agentbin
+	cd agent && $(GOFLAGS_STATIC) GOARCH=amd64 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o ../backend/agentbin/sockerless-agent-linux-amd64 ./cmd/sockerless-agent
+	cd agent && $(GOFLAGS_STATIC) GOARCH=arm64 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o ../backend/agentbin/sockerless-agent-linux-arm64 ./cmd/sockerless-agent
+
+build: agent ## Build the backend, the simulator and the agent into bin/
+	@mkdir -p $(BIN)
+	cd backend && $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/sockerless-backend-lambda ./cmd/sockerless-backend-lambda
+	cd simulator && $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/sockerless-simulator-aws ./cmd/sockerless-simulator-aws
+	@cp backend/agentbin/sockerless-agent-linux-amd64 $(BIN)/
+
+test-images: ## Build the local test images (busybox:latest, FROM scratch)
+	scripts/build-test-images.sh
+
+run: build test-images ## Start the simulator and the backend (no AWS account needed); Ctrl-C stops both
+	scripts/run.sh
+
+test: build test-images ## Unit, simulator integration and end-to-end tests, all on this machine
+	cd agent && $(GO) test -count=1 ./...
+	cd simulator && $(GO) test -count=1 -timeout 20m ./...
+	cd backend && $(GO) test -count=1 -timeout 20m ./...
+	cd e2e && $(GO) test -count=1 -timeout 20m ./...
+
+sim-test-aws: ## End-to-end suites against the simulator and backend as local processes
+	@echo "make sim-test-aws: not available yet (issue 7: end-to-end suites with real clients)" >&2; exit 2
+
+docker-test: ## End-to-end suites with the simulator and backend in containers
+	@echo "make docker-test: not available yet (issue 7: end-to-end suites with real clients)" >&2; exit 2
+
+bench: ## Benchmarks; results go in docs/benchmarks.md
+	@echo "make bench: not available yet (issues 3 and 5 add the simulator and agent benchmarks)" >&2; exit 2
+
+lint: agent ## gofmt and go vet over every module
+	@out=$$(gofmt -l $(GO_MODULES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@for m in $(GO_MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
+
+clean: ## Remove build outputs
+	rm -rf $(BIN) backend/agentbin/sockerless-agent-linux-*

@@ -1,0 +1,97 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// cidFile returns a path for docker run --cidfile and a reader of the ID.
+func cidFile() (string, func() string) {
+	path := filepath.Join(GinkgoT().TempDir(), "cid")
+	return path, func() string {
+		GinkgoHelper()
+		b, err := os.ReadFile(path)
+		Expect(err).NotTo(HaveOccurred(), "docker run wrote no container ID")
+		return strings.TrimSpace(string(b))
+	}
+}
+
+var _ = Describe("docker run with the docker CLI", func() {
+	It("prints the output, exits 0 and leaves nothing behind with --rm", func() {
+		path, id := cidFile()
+		r := docker("run", "--rm", "--cidfile", path, "busybox", "echo", "hello")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(Equal("hello\n"))
+		expectNothingLeft(id())
+	})
+
+	It("keeps stdout and stderr apart and exits with the command's code", func() {
+		path, id := cidFile()
+		r := docker("run", "--rm", "--cidfile", path, "busybox", "sh", "-c", "echo out; echo err >&2; exit 3")
+		Expect(r.Code).To(Equal(3), r.Stderr)
+		Expect(r.Stdout).To(Equal("out\n"))
+		Expect(r.Stderr).To(Equal("err\n"))
+		expectNothingLeft(id())
+	})
+
+	It("runs detached; wait, logs and rm work on it", func() {
+		name := "e2e-detached-" + randomSuffix()
+		r := docker("run", "-d", "--name", name, "busybox", "sh", "-c", "echo a; sleep 1; echo b")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		id := strings.TrimSpace(r.Stdout)
+		Expect(id).To(MatchRegexp(`^[0-9a-f]{64}$`))
+
+		r = docker("wait", name)
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(Equal("0\n"))
+
+		r = docker("logs", name)
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(Equal("a\nb\n"))
+
+		r = docker("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}} {{.Name}}", name)
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(Equal("exited 0 /" + name + "\n"))
+
+		r = docker("ps", "-a", "--filter", "name="+name, "--format", "{{.Names}} {{.Status}}")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(HavePrefix(name + " Exited (0)"))
+
+		r = docker("rm", name)
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		expectNothingLeft(id)
+	})
+
+	It("fails as Docker does for an image that exists nowhere, leaving nothing behind", func() {
+		before := docker("ps", "-a", "-q")
+		r := docker("run", "--rm", "sockerless-no-such-image-anywhere", "true")
+		Expect(r.Code).To(Equal(125))
+		Expect(r.Stderr).To(ContainSubstring("Unable to find image 'sockerless-no-such-image-anywhere:latest' locally"))
+		Expect(r.Stderr).To(ContainSubstring("pull access denied for sockerless-no-such-image-anywhere, repository does not exist"))
+		Expect(docker("ps", "-a", "-q").Stdout).To(Equal(before.Stdout))
+	})
+
+	It("refuses a bad container name with Docker's error, leaving nothing behind", func() {
+		before := docker("ps", "-a", "-q")
+		r := docker("run", "--rm", "--name", "bad name!", "busybox", "true")
+		Expect(r.Code).To(Equal(125))
+		Expect(r.Stderr).To(ContainSubstring("Invalid container name (bad name!), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"))
+		Expect(docker("ps", "-a", "-q").Stdout).To(Equal(before.Stdout))
+	})
+
+	It("refuses a name already in use with Docker's conflict error", func() {
+		name := "e2e-conflict-" + randomSuffix()
+		r := docker("create", "--name", name, "busybox", "true")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		id := strings.TrimSpace(r.Stdout)
+		r = docker("create", "--name", name, "busybox", "true")
+		Expect(r.Code).To(Equal(125))
+		Expect(r.Stderr).To(ContainSubstring(`Conflict. The container name "/` + name + `" is already in use by container "` + id + `"`))
+		Expect(docker("rm", name).Code).To(Equal(0))
+		expectNothingLeft(id)
+	})
+})

@@ -1,0 +1,140 @@
+// Package e2e drives real clients (the docker CLI, the Docker Go SDK) against
+// the backend, on the simulator by default.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+var (
+	sut       *stack
+	dockerCfg string // a private DOCKER_CONFIG, so no user context interferes
+	lambdaAPI *lambda.Client
+	engine    *client.Client // the local Docker engine the simulator runs functions on
+)
+
+func TestE2E(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "sockerless-backend-lambda end to end")
+}
+
+var _ = BeforeSuite(func() {
+	if _, err := exec.LookPath("docker"); err != nil {
+		Fail("the docker CLI is not installed: the end-to-end suite drives it")
+	}
+	var err error
+	sut, err = startStack()
+	Expect(err).NotTo(HaveOccurred())
+	dockerCfg = GinkgoT().TempDir()
+
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(sut.Region)}
+	if sut.AWSEndpoint != "" {
+		opts = append(opts, awsconfig.WithBaseEndpoint(sut.AWSEndpoint),
+			awsconfig.WithCredentialsProvider(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+				return aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}, nil
+			})))
+	}
+	ac, err := awsconfig.LoadDefaultConfig(context.Background(), opts...)
+	Expect(err).NotTo(HaveOccurred())
+	lambdaAPI = lambda.NewFromConfig(ac)
+
+	engine, err = client.NewClientWithOpts(client.WithHost(envOr("SOCKERLESS_E2E_ENGINE_HOST", "unix:///var/run/docker.sock")), client.WithAPIVersionNegotiation())
+	Expect(err).NotTo(HaveOccurred())
+})
+
+var _ = AfterSuite(func() {
+	if sut != nil {
+		sut.stop()
+	}
+})
+
+// ReportAfterEach adds the stack's logs to failed specs.
+var _ = ReportAfterEach(func(r SpecReport) {
+	if r.Failed() && sut != nil && len(sut.procs) > 0 {
+		AddReportEntry("stack output", sut.output())
+	}
+})
+
+// result is what one docker CLI command did.
+type result struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+// docker runs the docker CLI against the backend.
+func docker(args ...string) result {
+	return dockerWithInput("", args...)
+}
+
+func dockerWithInput(stdin string, args ...string) result {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "docker", args...)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+sut.DockerHost, "DOCKER_CONFIG="+dockerCfg, "DOCKER_CONTEXT=")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		Fail("docker " + strings.Join(args, " ") + ": " + err.Error())
+	}
+	return result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+}
+
+// sdk is a Docker Go SDK client of the backend.
+func sdk(negotiate bool) *client.Client {
+	opts := []client.Opt{client.WithHost(sut.DockerHost)}
+	if negotiate {
+		opts = append(opts, client.WithAPIVersionNegotiation())
+	}
+	c, err := client.NewClientWithOpts(opts...)
+	Expect(err).NotTo(HaveOccurred())
+	return c
+}
+
+// functionName is the Lambda function the backend gives a container.
+func functionName(containerID string) string { return "sockerless-" + containerID[:24] }
+
+// expectNothingLeft checks that a container left no function, no execution
+// environment and no container record behind.
+func expectNothingLeft(containerID string) {
+	GinkgoHelper()
+	_, err := lambdaAPI.GetFunction(context.Background(), &lambda.GetFunctionInput{FunctionName: aws.String(functionName(containerID))})
+	var nf *lambdatypes.ResourceNotFoundException
+	Expect(errors.As(err, &nf)).To(BeTrue(), "function %s still exists (err=%v)", functionName(containerID), err)
+
+	Eventually(func() []container.Summary {
+		list, err := engine.ContainerList(context.Background(), container.ListOptions{
+			All: true, Filters: filters.NewArgs(filters.Arg("label", "sockerless-simulator.function="+functionName(containerID))),
+		})
+		Expect(err).NotTo(HaveOccurred())
+		return list
+	}).WithTimeout(15*time.Second).WithPolling(200*time.Millisecond).Should(BeEmpty(), "execution environments left on the engine")
+
+	r := docker("ps", "-a", "-q", "--no-trunc", "--filter", "id="+containerID)
+	Expect(r.Code).To(Equal(0), r.Stderr)
+	Expect(strings.TrimSpace(r.Stdout)).To(BeEmpty(), "container still listed by docker ps -a")
+}

@@ -1,0 +1,168 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// stack is the system under test: a backend's Docker API, and the AWS
+// endpoint it uses. By default the suite starts the simulator and the backend
+// from bin/ as local processes; SOCKERLESS_E2E_DOCKER_HOST and
+// SOCKERLESS_E2E_AWS_ENDPOINT point it at a running stack instead.
+type stack struct {
+	DockerHost  string // tcp://127.0.0.1:port
+	AWSEndpoint string // http://127.0.0.1:port, "" for real AWS
+	Region      string
+	procs       []*exec.Cmd
+	logs        []*bytes.Buffer
+}
+
+func repoRoot() string {
+	dir, _ := os.Getwd()
+	return filepath.Dir(dir)
+}
+
+func freePort(host string) (string, error) {
+	ln, err := net.Listen("tcp", host+":0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port, nil
+}
+
+func bridgeGateway() (string, error) {
+	out, err := exec.Command(filepath.Join(repoRoot(), "scripts", "bridge-gateway.sh")).Output()
+	if err != nil {
+		return "", fmt.Errorf("find the Docker bridge address: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func startStack() (*stack, error) {
+	if h := os.Getenv("SOCKERLESS_E2E_DOCKER_HOST"); h != "" {
+		return &stack{DockerHost: h, AWSEndpoint: os.Getenv("SOCKERLESS_E2E_AWS_ENDPOINT"), Region: envOr("AWS_REGION", "us-east-1")}, nil
+	}
+	bin := filepath.Join(repoRoot(), "bin")
+	for _, b := range []string{"sockerless-simulator-aws", "sockerless-backend-lambda"} {
+		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
+			return nil, fmt.Errorf("%s is not built: run make build first (%w)", b, err)
+		}
+	}
+	gw, err := bridgeGateway()
+	if err != nil {
+		return nil, err
+	}
+	simPort, err := freePort("127.0.0.1")
+	if err != nil {
+		return nil, err
+	}
+	apiPort, err := freePort("127.0.0.1")
+	if err != nil {
+		return nil, err
+	}
+	cbPort, err := freePort(gw)
+	if err != nil {
+		return nil, err
+	}
+	s := &stack{
+		DockerHost:  "tcp://127.0.0.1:" + apiPort,
+		AWSEndpoint: "http://127.0.0.1:" + simPort,
+		Region:      "us-east-1",
+	}
+	if err := s.spawn(filepath.Join(bin, "sockerless-simulator-aws"),
+		"SIM_ADDR=127.0.0.1:"+simPort, "SIM_LAMBDA_IDLE_TIMEOUT=2m"); err != nil {
+		return nil, err
+	}
+	if err := waitHTTP(s.AWSEndpoint+"/2015-03-31/functions/", 20*time.Second); err != nil {
+		s.stop()
+		return nil, fmt.Errorf("simulator did not come up: %w\n%s", err, s.output())
+	}
+	if err := s.spawn(filepath.Join(bin, "sockerless-backend-lambda"),
+		"AWS_REGION=us-east-1",
+		"SOCKERLESS_ENDPOINT_URL="+s.AWSEndpoint,
+		"SOCKERLESS_LAMBDA_ROLE_ARN=arn:aws:iam::123456789012:role/sockerless-e2e",
+		"SOCKERLESS_CALLBACK_URL=ws://"+gw+":"+cbPort,
+		"SOCKERLESS_CALLBACK_LISTEN="+gw+":"+cbPort,
+		"SOCKERLESS_DOCKER_HOST="+s.DockerHost,
+	); err != nil {
+		s.stop()
+		return nil, err
+	}
+	if err := waitHTTP("http://127.0.0.1:"+apiPort+"/_ping", 30*time.Second); err != nil {
+		s.stop()
+		return nil, fmt.Errorf("backend did not come up: %w\n%s", err, s.output())
+	}
+	return s, nil
+}
+
+func (s *stack) spawn(path string, env ...string) error {
+	cmd := exec.Command(path)
+	cmd.Env = append(os.Environ(), env...)
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", path, err)
+	}
+	s.procs = append(s.procs, cmd)
+	s.logs = append(s.logs, &buf)
+	return nil
+}
+
+// stop ends the processes in reverse order (the backend before the simulator).
+func (s *stack) stop() {
+	for i := len(s.procs) - 1; i >= 0; i-- {
+		p := s.procs[i]
+		_ = p.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = p.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = p.Process.Kill()
+		}
+	}
+}
+
+// output is what the processes logged, for failure messages.
+func (s *stack) output() string {
+	var b strings.Builder
+	for i, l := range s.logs {
+		fmt.Fprintf(&b, "--- process %d (%s) ---\n%s\n", i, filepath.Base(s.procs[i].Path), l.String())
+	}
+	return b.String()
+}
+
+func waitHTTP(url string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		cancel()
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}

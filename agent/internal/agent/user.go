@@ -29,10 +29,11 @@ type groupEntry struct {
 	members []string
 }
 
-// Files read for user resolution; variables so tests can point elsewhere.
+// Inputs of user resolution; variables so tests can stand in for them.
 var (
 	passwdFile = "/etc/passwd"
 	groupFile  = "/etc/group"
+	currentIDs = func() (uid, gid uint32) { return uint32(os.Getuid()), uint32(os.Getgid()) }
 )
 
 // resolveUser interprets Docker's --user ("", "uid", "name", "uid:gid",
@@ -41,7 +42,7 @@ var (
 // an unprivileged user) can only run the process as itself, and asking for
 // anyone else is an error rather than silently running as the wrong user.
 func resolveUser(spec string) (execUser, error) {
-	curUID, curGID := uint32(os.Getuid()), uint32(os.Getgid())
+	curUID, curGID := currentIDs()
 	passwd := readPasswd()
 	groups := readGroups()
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -173,6 +174,8 @@ func processAlive(pid int) bool {
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
+// errdefsNotFound is true when the container is gone or going: either way
+// there is nothing left to remove.
 func errdefsNotFound(err error) bool {
-	return client.IsErrNotFound(err)
+	return client.IsErrNotFound(err) || strings.Contains(err.Error(), "already in progress")
 }

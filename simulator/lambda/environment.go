@@ -4,13 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +41,7 @@ type environment struct {
 	out  *logSink
 	apiL net.Listener
 
+	ready      chan struct{}    // closed at the first /next: init is done
 	events     chan *invocation // handed to the runtime's /next
 	results    chan runtimeResult
 	initFailed chan struct{} // closed by /runtime/init/error
@@ -84,6 +86,7 @@ func (s *Service) startEnvironment(ctx context.Context, fn *function, conf funct
 		name:       "sim-lambda-" + conf.FunctionName + "-" + randomHex(4),
 		group:      conf.LoggingConfig.LogGroup,
 		apiL:       ln,
+		ready:      make(chan struct{}),
 		events:     make(chan *invocation),
 		results:    make(chan runtimeResult, 1),
 		initFailed: make(chan struct{}),
@@ -121,6 +124,7 @@ func (s *Service) startEnvironment(ctx context.Context, fn *function, conf funct
 		_ = e.api.Close()
 		return nil, fmt.Errorf("start container %s: %w", e.name, err)
 	}
+	s.live.Add(1) // until destroy
 	go e.followLogs()
 	go e.waitExit()
 	slog.Info("lambda: environment started", "function", conf.FunctionName, "container", e.name, "runtimeAPI", ln.Addr().String(), "stream", e.stream)
@@ -239,7 +243,7 @@ func (e *environment) kill() {
 		return
 	default:
 	}
-	if err := e.svc.docker.client.ContainerKill(ctx, e.id, "KILL"); err != nil && !errdefsNotFound(err) {
+	if err := e.svc.docker.client.ContainerKill(ctx, e.id, "KILL"); err != nil && !errdefsNotFound(err) && !strings.Contains(err.Error(), "is not running") {
 		slog.Warn("lambda: kill container", "container", e.name, "err", err)
 	}
 	select {
@@ -252,6 +256,7 @@ func (e *environment) kill() {
 // into CloudWatch, then the container and the Runtime API removed.
 func (e *environment) destroy(reason string) {
 	e.destroyOnce.Do(func() {
+		defer e.svc.live.Done()
 		e.dead.Store(true)
 		e.svc.forget(e)
 		e.kill()
@@ -271,24 +276,25 @@ func (e *environment) removeContainer() {
 	}
 }
 
-// maxMemoryMB is the container's peak memory use, for REPORT lines.
+// maxMemoryMB is the container's peak memory use, for REPORT lines, read
+// from its cgroup: the engine's stats endpoint answers only once a second.
+// Where the cgroup is not visible (another host, another layout) it is 0.
 func (e *environment) maxMemoryMB() int {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	st, err := e.svc.docker.client.ContainerStatsOneShot(ctx, e.id)
-	if err != nil {
-		return 0
+	for _, p := range []string{
+		"/sys/fs/cgroup/memory/docker/" + e.id + "/memory.max_usage_in_bytes", // v1, cgroupfs driver
+		"/sys/fs/cgroup/memory/system.slice/docker-" + e.id + ".scope/memory.max_usage_in_bytes",
+		"/sys/fs/cgroup/system.slice/docker-" + e.id + ".scope/memory.peak", // v2, systemd driver
+		"/sys/fs/cgroup/docker/" + e.id + "/memory.peak",
+	} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil {
+			return int((n + 1<<20 - 1) >> 20)
+		}
 	}
-	defer st.Body.Close()
-	var v container.StatsResponse
-	if err := json.NewDecoder(st.Body).Decode(&v); err != nil {
-		return 0
-	}
-	used := v.MemoryStats.MaxUsage // cgroup v1; v2 reports only current usage
-	if used == 0 {
-		used = v.MemoryStats.Usage
-	}
-	return int((used + 1<<20 - 1) >> 20)
+	return 0
 }
 
 // destroyAll destroys environments in parallel and waits, up to ctx.

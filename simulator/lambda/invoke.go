@@ -381,20 +381,18 @@ func (e *environment) run(inv *invocation) (res invokeResult, keep bool) {
 
 	var out outcome
 	var rr runtimeResult
-	delivered := false
-	select {
-	case e.events <- inv:
-		<-inv.delivered
-		delivered = true
-	case <-e.exited:
-		out = outcomeExited
-	case <-e.initFailed:
-		out = outcomeInitFailed
-	case <-timer.C:
-		out = outcomeTimedOut
-	}
 	var initDur time.Duration
+	failed := false
 	if cold {
+		select {
+		case <-e.ready:
+		case <-e.exited:
+			out, failed = outcomeExited, true
+		case <-e.initFailed:
+			out, failed = outcomeInitFailed, true
+		case <-timer.C:
+			out, failed = outcomeTimedOut, true
+		}
 		if t := e.initEnd.Load(); t != 0 {
 			initDur = time.Unix(0, t).Sub(e.started)
 		} else {
@@ -403,10 +401,24 @@ func (e *environment) run(inv *invocation) (res invokeResult, keep bool) {
 		// Output written during init belongs before START.
 		e.out.settle()
 	}
+	e.out.platform(fmt.Sprintf("START RequestId: %s Version: $LATEST\n", inv.id))
+	delivered := false
+	if !failed {
+		select {
+		case e.events <- inv:
+			<-inv.delivered
+			delivered = true
+		case <-e.exited:
+			out = outcomeExited
+		case <-e.initFailed:
+			out = outcomeInitFailed
+		case <-timer.C:
+			out = outcomeTimedOut
+		}
+	}
 	if !delivered {
 		inv.start = time.Now()
 	}
-	e.out.platform(fmt.Sprintf("START RequestId: %s Version: $LATEST\n", inv.id))
 
 	if delivered {
 		timer.Reset(time.Until(inv.deadline))

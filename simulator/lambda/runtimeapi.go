@@ -39,7 +39,9 @@ func accepted(w http.ResponseWriter) {
 
 // next long-polls for the next invocation. The first call ends the init phase.
 func (e *environment) next(w http.ResponseWriter, r *http.Request) {
-	e.initEnd.CompareAndSwap(0, time.Now().UnixNano())
+	if e.initEnd.CompareAndSwap(0, time.Now().UnixNano()) {
+		close(e.ready)
+	}
 	var inv *invocation
 	select {
 	case inv = <-e.events:

@@ -43,6 +43,8 @@ type Service struct {
 	docker   *dockerHost
 	instance string // labels this simulator's containers
 
+	live sync.WaitGroup // environments not yet fully destroyed
+
 	mu        sync.Mutex
 	functions map[string]*function
 	closed    bool
@@ -99,6 +101,13 @@ func (s *Service) Close(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	destroyAll(ctx, envs, "simulator closing")
+	// Environments already being discarded finish on their own; wait for them.
+	done := make(chan struct{})
+	go func() { s.live.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 	// Catch containers whose environment was still being created.
 	err := s.docker.removeLabelled(ctx, labelInstance+"="+s.instance)
 	return errors.Join(err, s.docker.client.Close())

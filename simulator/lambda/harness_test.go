@@ -1,0 +1,257 @@
+package lambda
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// The suite runs the real thing: a registry on 127.0.0.1 holding a test
+// image built FROM scratch around testdata/handler, the local Docker engine,
+// and the unmodified aws-sdk-go-v2 Lambda client.
+
+var (
+	registryHost string // 127.0.0.1:port of the test registry
+	handlerImage string // the handler image's URI, by tag
+	dockerClient *client.Client
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	dir, err := os.MkdirTemp("", "lambda-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "handler")
+	build := exec.Command("go", "build", "-o", bin, "./testdata/handler")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build handler: %v\n%s", err, out)
+		return 1
+	}
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer reg.Close()
+	registryHost = strings.TrimPrefix(reg.URL, "http://")
+	handlerImage = registryHost + "/handler:latest"
+	if err := pushHandlerImage(bin, handlerImage); err != nil {
+		fmt.Fprintln(os.Stderr, "push handler image:", err)
+		return 1
+	}
+	if dockerClient, err = client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// pushHandlerImage packs the handler binary as the single layer of a
+// linux/amd64 image whose entrypoint is /handler, and pushes it.
+func pushHandlerImage(bin, ref string) error {
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: "handler", Mode: 0o755, Size: int64(len(data)), ModTime: time.Unix(0, 0)}); err != nil {
+		return err
+	}
+	if _, err := tw.Write(data); err != nil {
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil })
+	if err != nil {
+		return err
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		return err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return err
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	cf.Config = v1.Config{Entrypoint: []string{"/handler"}, WorkingDir: "/"}
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		return err
+	}
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		return err
+	}
+	return remote.Write(r, img)
+}
+
+// testImages resolves image URIs against the test registry, as ECR does.
+type testImages struct{}
+
+func (testImages) Resolve(ctx context.Context, uri string) (string, string, error) {
+	r, err := name.ParseReference(uri, name.Insecure)
+	if err != nil {
+		return "", "", err
+	}
+	if r.Context().RegistryStr() != registryHost {
+		return "", "", fmt.Errorf("%s is not in the test registry", uri)
+	}
+	desc, err := remote.Head(r, remote.WithContext(ctx))
+	if err != nil {
+		return "", "", err
+	}
+	return r.Context().Name() + "@" + desc.Digest.String(), desc.Digest.String(), nil
+}
+
+func (testImages) EngineAuth() string {
+	return base64.URLEncoding.EncodeToString([]byte("{}"))
+}
+
+// memLogs is CloudWatch Logs in memory.
+type memLogs struct {
+	mu      sync.Mutex
+	streams map[string]map[string][]LogEvent
+}
+
+func (l *memLogs) EnsureLogGroup(group string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.streams == nil {
+		l.streams = map[string]map[string][]LogEvent{}
+	}
+	if l.streams[group] == nil {
+		l.streams[group] = map[string][]LogEvent{}
+	}
+	return nil
+}
+
+func (l *memLogs) EnsureLogStream(group, stream string) error {
+	_ = l.EnsureLogGroup(group)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.streams[group][stream]; !ok {
+		l.streams[group][stream] = []LogEvent{}
+	}
+	return nil
+}
+
+func (l *memLogs) Append(group, stream string, events []LogEvent) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.streams[group][stream]; !ok {
+		return fmt.Errorf("no stream %s %s", group, stream)
+	}
+	l.streams[group][stream] = append(l.streams[group][stream], events...)
+	return nil
+}
+
+// group returns a copy of a group's streams.
+func (l *memLogs) group(group string) map[string][]LogEvent {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[string][]LogEvent{}
+	for s, ev := range l.streams[group] {
+		out[s] = append([]LogEvent(nil), ev...)
+	}
+	return out
+}
+
+// fixture is one simulated Lambda behind an httptest server and an SDK client.
+type fixture struct {
+	svc    *Service
+	logs   *memLogs
+	url    string
+	client *awslambda.Client
+}
+
+func newFixture(t *testing.T, cfg Config) *fixture {
+	t.Helper()
+	if cfg.PendingDelay == 0 {
+		cfg.PendingDelay = 300 * time.Millisecond
+	}
+	if cfg.RetryDelays == nil {
+		cfg.RetryDelays = []time.Duration{200 * time.Millisecond, 400 * time.Millisecond}
+	}
+	logs := &memLogs{}
+	svc, err := New(cfg, logs, testImages{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	svc.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := svc.Close(ctx); err != nil {
+			t.Errorf("close: %v", err)
+		}
+		srv.Close()
+	})
+	c := awslambda.New(awslambda.Options{
+		BaseEndpoint: aws.String(srv.URL),
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+	})
+	return &fixture{svc: svc, logs: logs, url: srv.URL, client: c}
+}
+
+// containers lists the engine's containers of a function.
+func containers(t *testing.T, function string) []container.Summary {
+	t.Helper()
+	list, err := dockerClient.ContainerList(context.Background(), container.ListOptions{
+		All: true, Filters: filters.NewArgs(filters.Arg("label", labelFunction+"="+function)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+// eventually polls cond until it holds or the time is up.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

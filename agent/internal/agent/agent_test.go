@@ -2,6 +2,7 @@ package agent
 
 import (
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -384,5 +385,53 @@ func TestResizeBeforeAndAfterStart(t *testing.T) {
 	decodeResponse(t, e.rt.result(t))
 	if out, _ := c.output("stdout"); !strings.HasSuffix(out, "44 99\r\n") {
 		t.Errorf("stdout = %q", out)
+	}
+}
+
+func TestNoExitAckIsBounded(t *testing.T) {
+	e := startAgent(t, func(c *Config) { c.ExitAckTimeout = 300 * time.Millisecond })
+	e.backend.noAck = true
+	e.rt.push("req-1", time.Time{}, e.invocation("/bin/sh", "-c", "exit 1"))
+	c := e.backend.conn(t)
+	c.next(t)
+	if exit := c.next(t); exit.ExitCode == nil || *exit.ExitCode != 1 {
+		t.Errorf("exit = %+v", exit)
+	}
+	if resp := decodeResponse(t, e.rt.result(t)); resp.ExitCode != 1 {
+		t.Errorf("response = %+v", resp)
+	}
+	if !strings.Contains(e.stderr.String(), "no exitAck") {
+		t.Errorf("stderr = %q", e.stderr.String())
+	}
+}
+
+func TestWSSWithCACert(t *testing.T) {
+	e := startAgent(t, nil)
+	tlsBackend := newFakeBackendTLS(t, "tok-123", true)
+	pemCert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsBackend.srv.Certificate().Raw})
+
+	inv := e.invocation("/bin/sh", "-c", "echo secure")
+	inv.CallbackURL = tlsBackend.url()
+	inv.CACertPEM = string(pemCert)
+	e.rt.push("req-1", time.Time{}, inv)
+	c := tlsBackend.conn(t)
+	decodeResponse(t, e.rt.result(t))
+	if out, _ := c.output("stdout"); out != "secure\n" {
+		t.Errorf("stdout = %q", out)
+	}
+
+	// Without the CA the certificate is not trusted: no connection, log only.
+	inv.CACertPEM = ""
+	e.rt.push("req-2", time.Time{}, inv)
+	if resp := decodeResponse(t, e.rt.result(t)); resp.ExitCode != 0 {
+		t.Errorf("response = %+v", resp)
+	}
+	select {
+	case <-tlsBackend.conns:
+		t.Error("connected to an untrusted certificate")
+	default:
+	}
+	if !strings.Contains(e.stderr.String(), "certificate") {
+		t.Errorf("stderr = %q", e.stderr.String())
 	}
 }

@@ -94,6 +94,11 @@ func dialBackend(ctx context.Context, inv *protocol.Invocation, policy DialPolic
 			}
 			err = fmt.Errorf("%w (status %d)", err, resp.StatusCode)
 		}
+		var certErr *tls.CertificateVerificationError
+		if errors.As(err, &certErr) {
+			// An untrusted certificate stays untrusted: do not retry.
+			return nil, fmt.Errorf("dial %s: %w", target, err)
+		}
 		diag("dial %s: attempt %d: %v", target, attempt, err)
 		select {
 		case <-ctx.Done():

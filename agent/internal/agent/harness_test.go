@@ -90,6 +90,8 @@ type fakeBackend struct {
 	conns chan *agentConn
 	// tty: the agent opens no stderr stream, so exitAck waits for stdout only.
 	tty bool
+	// noAck: never send exitAck.
+	noAck bool
 }
 
 // agentConn is one agent connection as the backend sees it.
@@ -107,6 +109,10 @@ type agentConn struct {
 }
 
 func newFakeBackend(t *testing.T, token string) *fakeBackend {
+	return newFakeBackendTLS(t, token, false)
+}
+
+func newFakeBackendTLS(t *testing.T, token string, useTLS bool) *fakeBackend {
 	b := &fakeBackend{t: t, token: token, conns: make(chan *agentConn, 10)}
 	up := websocket.Upgrader{}
 	mux := http.NewServeMux()
@@ -129,11 +135,16 @@ func newFakeBackend(t *testing.T, token string) *fakeBackend {
 		go b.serve(c)
 		b.conns <- c
 	})
-	b.srv = httptest.NewServer(mux)
+	if useTLS {
+		b.srv = httptest.NewTLSServer(mux)
+	} else {
+		b.srv = httptest.NewServer(mux)
+	}
 	t.Cleanup(b.srv.Close)
 	return b
 }
 
+// url is ws:// or wss://, as the server is plain or TLS.
 func (b *fakeBackend) url() string { return "ws" + strings.TrimPrefix(b.srv.URL, "http") }
 
 func (b *fakeBackend) conn(t *testing.T) *agentConn {
@@ -178,7 +189,7 @@ func (b *fakeBackend) serve(c *agentConn) {
 						b.t.Errorf("control message %q: %v", sc.Text(), err)
 						continue
 					}
-					if m.Type == protocol.MsgExit {
+					if m.Type == protocol.MsgExit && !b.noAck {
 						// Ack only once every output byte was consumed, as the backend must:
 						// Exit may be read before the output streams were even accepted.
 						c.waitStreams(b.tty)

@@ -140,10 +140,7 @@ func startProcess(spec protocol.Process) (*proc, *startError) {
 		}
 	}()
 	fail := func(err error) (*proc, *startError) {
-		p.closeParentEnds()
-		if p.tty != nil && p.tty != p.stdout {
-			_ = p.tty.Close()
-		}
+		p.closeParentEnds() // the pty master is p.stdout
 		return nil, newStartError(err.Error())
 	}
 

@@ -24,6 +24,7 @@ import (
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -75,7 +76,27 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	defer removePulledImages()
 	return m.Run()
+}
+
+// removePulledImages removes what the engine pulled from this run's registry.
+func removePulledImages() {
+	ctx := context.Background()
+	list, err := dockerClient.ImageList(ctx, image.ListOptions{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "list images:", err)
+		return
+	}
+	for _, img := range list {
+		for _, ref := range img.RepoDigests {
+			if strings.HasPrefix(ref, registryHost+"/") {
+				if _, err := dockerClient.ImageRemove(ctx, ref, image.RemoveOptions{}); err != nil {
+					fmt.Fprintln(os.Stderr, "remove image:", err)
+				}
+			}
+		}
+	}
 }
 
 // pushHandlerImage packs the handler binary as the single layer of a

@@ -18,6 +18,7 @@ import (
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go"
+	"github.com/docker/docker/api/types/container"
 )
 
 const testRole = "arn:aws:iam::123456789012:role/lambda-role"
@@ -538,5 +539,55 @@ func TestControlPlane(t *testing.T) {
 	apiError(t, err, "ResourceNotFoundException", "Function not found: "+arn+"x")
 	if _, err := f.client.DeleteFunctionEventInvokeConfig(ctx, &awslambda.DeleteFunctionEventInvokeConfigInput{FunctionName: aws.String("a")}); err == nil {
 		t.Error("deleting a missing event invoke config succeeded")
+	}
+}
+
+func TestConcurrentInvokesGetOwnEnvironments(t *testing.T) {
+	f := newFixture(t, Config{})
+	f.create(t, &awslambda.CreateFunctionInput{FunctionName: aws.String("conc")})
+	pids := make(chan int, 3)
+	for i := 0; i < 3; i++ {
+		go func() {
+			out, err := f.client.Invoke(context.Background(), &awslambda.InvokeInput{FunctionName: aws.String("conc"), Payload: []byte(`{"sleepMs":700}`)})
+			var e echo
+			if err == nil {
+				_ = json.Unmarshal(out.Payload, &e)
+			}
+			pids <- e.Count
+		}()
+	}
+	for i := 0; i < 3; i++ {
+		if c := <-pids; c != 1 {
+			t.Errorf("invocation ran as number %d in its environment, want 1", c)
+		}
+	}
+	if n := len(containers(t, "conc")); n != 3 {
+		t.Errorf("%d containers, want 3", n)
+	}
+}
+
+func TestNewRemovesOrphans(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := context.Background()
+	ref, _, err := testImages{}.Resolve(ctx, handlerImage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.docker.ensureImage(ctx, ref, testImages{}.EngineAuth()); err != nil {
+		t.Fatal(err)
+	}
+	// A container of a simulator process that no longer exists.
+	_, err = dockerClient.ContainerCreate(ctx, &container.Config{Image: ref, Labels: map[string]string{
+		labelSimulator: "1", labelFunction: "orphan", labelHost: hostname(), labelPID: "999999999",
+	}}, nil, nil, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(containers(t, "orphan")) != 1 {
+		t.Fatal("orphan not created")
+	}
+	newFixture(t, Config{})
+	if n := len(containers(t, "orphan")); n != 0 {
+		t.Errorf("%d orphans left", n)
 	}
 }

@@ -89,7 +89,7 @@ func (a *agents) serveConnect(w http.ResponseWriter, req *http.Request) {
 func (b *Backend) handleSession(r *run, sess *yamux.Session) {
 	defer sess.Close()
 	c := r.container
-	var outputs sync.WaitGroup
+	outputs := newOutputTracker()
 	for {
 		stream, err := sess.AcceptStream()
 		if err != nil {
@@ -109,11 +109,10 @@ func (b *Backend) handleSession(r *run, sess *yamux.Session) {
 		}
 		switch h.Kind {
 		case protocol.StreamControl:
-			go b.serveControl(r, sess, stream, br, &outputs)
+			go b.serveControl(r, sess, stream, br, outputs)
 		case protocol.StreamStdout, protocol.StreamStderr:
-			outputs.Add(1)
 			go func() {
-				defer outputs.Done()
+				defer outputs.closed()
 				defer stream.Close()
 				b.copyOutput(c, h.Kind, br)
 			}()
@@ -153,7 +152,7 @@ func (b *Backend) copyOutput(c *Container, stream string, rd io.Reader) {
 }
 
 // serveControl reads the control stream: hello, then exit.
-func (b *Backend) serveControl(r *run, sess *yamux.Session, stream net.Conn, br *bufio.Reader, outputs *sync.WaitGroup) {
+func (b *Backend) serveControl(r *run, sess *yamux.Session, stream net.Conn, br *bufio.Reader, outputs *outputTracker) {
 	defer stream.Close()
 	c := r.container
 	dec := json.NewDecoder(br)
@@ -186,8 +185,16 @@ func (b *Backend) serveControl(r *run, sess *yamux.Session, stream net.Conn, br 
 			}
 		case protocol.MsgExit:
 			// Every output byte must reach the attached clients before the
-			// exit is visible: `docker run` prints, then exits.
-			waitTimeout(outputs, 30*time.Second)
+			// exit is visible: `docker run` prints, then exits. The exit
+			// travels on another stream than the output, so it can arrive
+			// first: wait for the end of every output stream.
+			want := 2
+			if r.inv.Process.Tty {
+				want = 1
+			}
+			if !outputs.wait(want, 30*time.Second) {
+				slog.Warn("container output did not end within 30s of its exit", "container", c.ID[:12])
+			}
 			r.send(protocol.Message{Type: protocol.MsgExitAck, ID: m.ID})
 			code := 0
 			if m.ExitCode != nil {
@@ -244,15 +251,40 @@ func (b *Backend) finishRun(r *run, code int, errMsg string) {
 	})
 }
 
-func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
-	ch := make(chan struct{})
-	go func() { wg.Wait(); close(ch) }()
-	select {
-	case <-ch:
-		return true
-	case <-time.After(d):
-		return false
+// outputTracker counts the output streams of a connection that have ended.
+type outputTracker struct {
+	mu      sync.Mutex
+	ended   int
+	changed chan struct{}
+}
+
+func newOutputTracker() *outputTracker { return &outputTracker{changed: make(chan struct{})} }
+
+func (t *outputTracker) closed() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.ended++
+	close(t.changed)
+	t.changed = make(chan struct{})
+}
+
+// wait waits until n output streams have ended, at most d.
+func (t *outputTracker) wait(n int, d time.Duration) bool {
+	deadline := time.After(d)
+	for {
+		t.mu.Lock()
+		ended, changed := t.ended, t.changed
+		t.mu.Unlock()
+		if ended >= n {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			return false
+		}
 	}
 }
 
-var errNotRunning = fmt.Errorf("not running")
+// errNotRunning answers a start of a running container: 304.
+var errNotRunning = fmt.Errorf("already running")

@@ -224,21 +224,39 @@ func TestPutLogEventsValidation(t *testing.T) {
 	wantAPIError(t, err, "InvalidParameterException", "Upload too large: 1048577 bytes exceeds limit of 1048576")
 
 	old, future := now-15*24*3600*1000, now+3*3600*1000
-	out, err := c.PutLogEvents(ctx, &cwl.PutLogEventsInput{LogGroupName: aws.String("g"), LogStreamName: aws.String("s"),
-		LogEvents: []types.InputLogEvent{ev(old, "old1"), ev(old+1, "old2"), ev(now, "ok"), ev(future, "new")}})
+	_, err = c.PutLogEvents(ctx, &cwl.PutLogEventsInput{LogGroupName: g, LogStreamName: s,
+		LogEvents: []types.InputLogEvent{ev(now-25*3600*1000, "a"), ev(now, "b")}})
+	wantAPIError(t, err, "InvalidParameterException", "The batch of log events in a single PutLogEvents request cannot span more than 24 hours.")
+	out, err := c.PutLogEvents(ctx, &cwl.PutLogEventsInput{LogGroupName: g, LogStreamName: s,
+		LogEvents: []types.InputLogEvent{ev(old, "old1"), ev(old+1, "old2"), ev(old+2*3600*1000, "old3")}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ri := out.RejectedLogEventsInfo
-	if ri == nil || aws.ToInt32(ri.TooOldLogEventEndIndex) != 2 || aws.ToInt32(ri.TooNewLogEventStartIndex) != 3 {
+	if ri := out.RejectedLogEventsInfo; ri == nil || aws.ToInt32(ri.TooOldLogEventEndIndex) != 3 || ri.TooNewLogEventStartIndex != nil {
 		t.Fatalf("rejected %+v", ri)
 	}
+	out, err = c.PutLogEvents(ctx, &cwl.PutLogEventsInput{LogGroupName: g, LogStreamName: s,
+		LogEvents: []types.InputLogEvent{ev(now, "ok"), ev(future, "new")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ri := out.RejectedLogEventsInfo; ri == nil || aws.ToInt32(ri.TooNewLogEventStartIndex) != 1 || ri.TooOldLogEventEndIndex != nil {
+		t.Fatalf("rejected %+v", ri)
+	}
+	// The four 262,118-byte events fill the 1 MB default page on their own.
 	got, err := c.GetLogEvents(ctx, &cwl.GetLogEventsInput{LogGroupName: g, LogStreamName: s, StartFromHead: aws.Bool(true)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(got.Events); n != 5 || *got.Events[4].Message != "ok" {
-		t.Fatalf("%d events stored", n)
+	if n := len(got.Events); n != 4 {
+		t.Fatalf("%d events in the first page", n)
+	}
+	got, err = c.GetLogEvents(ctx, &cwl.GetLogEventsInput{LogGroupName: g, LogStreamName: s, NextToken: got.NextForwardToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(got.Events); n != 1 || *got.Events[0].Message != "ok" {
+		t.Fatalf("%d events after the first page", n)
 	}
 }
 
@@ -277,7 +295,8 @@ func TestGetLogEventsPaging(t *testing.T) {
 	// token repeats.
 	t0 = time.Now()
 	next := 0
-	p := cwl.NewGetLogEventsPaginator(c, &cwl.GetLogEventsInput{LogGroupName: &g, LogStreamName: &s, StartFromHead: aws.Bool(true), Limit: aws.Int32(3000)})
+	p := cwl.NewGetLogEventsPaginator(c, &cwl.GetLogEventsInput{LogGroupName: &g, LogStreamName: &s, StartFromHead: aws.Bool(true), Limit: aws.Int32(3000)},
+		func(o *cwl.GetLogEventsPaginatorOptions) { o.StopOnDuplicateToken = true })
 	var lastForward string
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -337,7 +356,7 @@ func TestGetLogEventsPaging(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(page.Events) > 0 && *page.Events[len(page.Events)-1].Message != fmt.Sprintf("line %d", n-10+1-back) {
+		if len(page.Events) > 0 && *page.Events[len(page.Events)-1].Message != fmt.Sprintf("line %d", n-10-back) {
 			t.Fatalf("backward page ends %q", *page.Events[len(page.Events)-1].Message)
 		}
 		back += len(page.Events)

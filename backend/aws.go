@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -34,19 +35,19 @@ func NewAWS(ctx context.Context, cfg Config) (*AWS, error) {
 	}
 	if cfg.EndpointURL != "" {
 		opts = append(opts, awsconfig.WithBaseEndpoint(cfg.EndpointURL))
+		if os.Getenv("AWS_ACCESS_KEY_ID") == "" && os.Getenv("AWS_PROFILE") == "" {
+			// The simulator accepts any credentials; do not make a user
+			// without an AWS account configure some, nor wait for the
+			// credential chain to probe instance metadata.
+			opts = append(opts, awsconfig.WithCredentialsProvider(aws.CredentialsProviderFunc(
+				func(context.Context) (aws.Credentials, error) {
+					return aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test", Source: "sockerless-simulator"}, nil
+				})))
+		}
 	}
 	ac, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	if cfg.EndpointURL != "" {
-		if _, err := ac.Credentials.Retrieve(ctx); err != nil {
-			// The simulator accepts any credentials; do not make a user
-			// without an AWS account configure some.
-			ac.Credentials = aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-				return aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test", Source: "sockerless-simulator"}, nil
-			}))
-		}
 	}
 	return &AWS{
 		Lambda: lambda.NewFromConfig(ac),

@@ -153,8 +153,15 @@ func (b *Backend) handler() http.Handler {
 	r.DELETE("/containers/:id", b.handleContainerDelete)
 
 	r.POST("/images/create", b.handleImageCreate)
-	r.GET("/images/json", b.handleImageList)
-	r.GET("/images/*name", b.handleImageInspect)
+	// Image names contain slashes, so one catch-all route serves the list
+	// and the inspect of any name.
+	r.GET("/images/*name", func(c *gin.Context) {
+		if c.Param("name") == "/json" {
+			b.handleImageList(c)
+			return
+		}
+		b.handleImageInspect(c)
+	})
 
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		version := APIVersion

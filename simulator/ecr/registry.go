@@ -30,8 +30,11 @@ import (
 // ECR API (both see every write: no cache is configured).
 func (s *Service) openRegistry() (err error) {
 	root := filepath.Join(s.dir, "registry")
-	// distribution logs every request at info level through logrus.
+	// distribution logs every request at info level through logrus, and
+	// every 4xx (a HEAD before a push, say) at error level: keep only the
+	// server's own failures.
 	logrus.SetLevel(logrus.WarnLevel)
+	logrus.SetFormatter(serverErrorsOnly{logrus.StandardLogger().Formatter})
 	cfg := &configuration.Configuration{}
 	cfg.Storage = configuration.Storage{
 		"filesystem":  configuration.Parameters{"rootdirectory": root},
@@ -358,4 +361,15 @@ func putLayer(ctx context.Context, blobs distribution.BlobStore, l v1.Layer) err
 		return fmt.Errorf("commit %s: %w", d, err)
 	}
 	return nil
+}
+
+// serverErrorsOnly drops the registry's log entries about requests answered
+// with a client error, which are the client's business, not the simulator's.
+type serverErrorsOnly struct{ next logrus.Formatter }
+
+func (f serverErrorsOnly) Format(e *logrus.Entry) ([]byte, error) {
+	if status, ok := e.Data["http.response.status"].(int); ok && status < 500 {
+		return nil, nil
+	}
+	return f.next.Format(e)
 }

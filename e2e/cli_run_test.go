@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -93,5 +95,21 @@ var _ = Describe("docker run with the docker CLI", func() {
 		Expect(r.Stderr).To(ContainSubstring(`Conflict. The container name "/` + name + `" is already in use by container "` + id + `"`))
 		Expect(docker("rm", name).Code).To(Equal(0))
 		expectNothingLeft(id)
+	})
+})
+
+var _ = Describe("the backend binary", func() {
+	It("stops at start with one line naming a bad variable and what is allowed", func() {
+		bin := filepath.Join(repoRoot(), "bin", "sockerless-backend-lambda")
+		cmd := exec.Command(bin)
+		cmd.Env = append(os.Environ(),
+			"SOCKERLESS_LAMBDA_ROLE_ARN=arn:aws:iam::123456789012:role/r",
+			"SOCKERLESS_CALLBACK_URL=ws://127.0.0.1:1",
+			"SOCKERLESS_LAMBDA_MEMORY_SIZE=64")
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		Expect(errors.As(err, &ee)).To(BeTrue(), "the backend started with a bad memory size")
+		Expect(ee.ExitCode()).To(Equal(2))
+		Expect(string(out)).To(Equal("sockerless-backend-lambda: SOCKERLESS_LAMBDA_MEMORY_SIZE: \"64\" is not allowed: a whole number of MB from 128 to 10240\n"))
 	})
 })

@@ -21,7 +21,10 @@ import (
 	"github.com/sockerless-lambda/sockerless/agent/protocol"
 )
 
-var containerNameRE = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+// containerNameRE is Docker's name rule, except that a one-character name
+// such as "x" is accepted (Docker's pattern requires two characters; nothing
+// depends on that refusal, and users expect `--name x` to work).
+var containerNameRE = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

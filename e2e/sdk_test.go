@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/pkg/stdcopy"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -28,6 +30,15 @@ var _ = Describe("the Docker Go SDK", func() {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(ping.APIVersion).NotTo(BeEmpty())
 			Expect(ping.OSType).To(Equal("linux"))
+
+			// An SDK user pulls first: the SDK, unlike the CLI, does not pull
+			// on a 404 from create.
+			pull, err := cli.ImagePull(ctx, "busybox:latest", image.PullOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			progress, err := io.ReadAll(pull)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(string(progress)).To(ContainSubstring("Digest: sha256:"))
+			Expect(pull.Close()).To(Succeed())
 
 			created, err := cli.ContainerCreate(ctx, &container.Config{
 				Image: "busybox", Cmd: []string{"sh", "-c", "echo to-out; echo to-err >&2; exit 7"},

@@ -43,8 +43,8 @@ sim-test-aws: ## End-to-end suites against the simulator and backend as local pr
 docker-test: ## End-to-end suites with the simulator and backend in containers
 	@echo "make docker-test: not available yet (issue 7: end-to-end suites with real clients)" >&2; exit 2
 
-bench: ## Benchmarks; results go in docs/benchmarks.md
-	@echo "make bench: not available yet (issues 3 and 5 add the simulator and agent benchmarks)" >&2; exit 2
+bench: build test-images ## Benchmarks of every module; results go in docs/benchmarks.md
+	@for m in $(GO_MODULES); do (cd $$m && $(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...) || exit 1; done
 
 lint: agent ## gofmt and go vet over every module
 	@out=$$(gofmt -l $(GO_MODULES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -151,6 +151,7 @@ func (b *Backend) handler() http.Handler {
 	r.POST("/containers/:id/stop", b.handleContainerStop)
 	r.GET("/containers/:id/logs", b.handleContainerLogs)
 	r.DELETE("/containers/:id", b.handleContainerDelete)
+	b.agentRoutes(r)
 
 	r.POST("/images/create", b.handleImageCreate)
 	// Image names contain slashes, so one catch-all route serves the list

@@ -167,14 +167,7 @@ func (b *Backend) serveControl(r *run, sess *yamux.Session, stream net.Conn, br 
 			r.session, r.control = sess, json.NewEncoder(stream)
 			r.requestID, r.logStream = m.RequestID, m.LogStream
 			r.mu.Unlock()
-			b.store.Update(c, func(c *Container) {
-				if m.LogStream != "" && !contains(c.logStreams, m.LogStream) {
-					c.logStreams = append(c.logStreams, m.LogStream)
-				}
-				if m.Pid > 0 {
-					c.pid = m.Pid
-				}
-			})
+			b.agentHello(r, m)
 			select {
 			case <-r.connected:
 			default:
@@ -230,14 +223,7 @@ func (b *Backend) finishRun(r *run, code int, errMsg string) {
 	r.endOnce.Do(func() {
 		c := r.container
 		b.agents.revoke(r)
-		b.store.Update(c, func(c *Container) {
-			c.status = stateExited
-			c.exitCode = code
-			c.errMsg = errMsg
-			c.finishedAt = time.Now().UTC()
-			c.pid = 0
-			c.exits++
-		})
+		b.recordExit(c, code, errMsg, time.Now().UTC())
 		c.hub.closeAll()
 		close(r.done)
 		slog.Info("container exited", "container", c.ID[:12], "exitCode", code)

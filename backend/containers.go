@@ -99,6 +99,11 @@ func (b *Backend) handleContainerCreate(c *gin.Context) {
 	if err == nil {
 		err = b.createFunction(ctx, ctr, uri, name)
 	}
+	if err == nil {
+		if err = b.journal.create(ctx, ctr, name); err != nil {
+			_ = b.deleteFunction(context.WithoutCancel(ctx), ctr)
+		}
+	}
 	if err != nil {
 		b.store.Remove(ctr)
 		slog.Error("container create failed", "err", err)
@@ -231,21 +236,7 @@ func (b *Backend) start(ctx context.Context, ctr *Container) error {
 	if snap.Status == stateRemoving {
 		return conflict("container is marked for removal and cannot be started")
 	}
-	inv := protocol.Invocation{
-		Version:     protocol.Version,
-		ContainerID: ctr.ID,
-		CallbackURL: b.cfg.CallbackURL,
-		Token:       newID(),
-		Process: protocol.Process{
-			Args:        append([]string{ctr.Path}, ctr.Args...),
-			Env:         processEnv(ctr),
-			WorkingDir:  ctr.workingDir(),
-			User:        ctr.user(),
-			Tty:         ctr.Config.Tty,
-			OpenStdin:   ctr.Config.OpenStdin,
-			ConsoleSize: ctr.HostConfig.ConsoleSize,
-		},
-	}
+	inv := b.invocationFor(ctr, newID())
 	r := newRun(ctr, inv.Token, inv)
 	b.agents.issue(r)
 	b.store.Update(ctr, func(c *Container) {
@@ -256,7 +247,8 @@ func (b *Backend) start(ctx context.Context, ctr *Container) error {
 		c.errMsg = ""
 		c.run = r
 	})
-	if err := b.invoke(ctx, ctr, inv); err != nil {
+	requestID, err := b.invoke(ctx, ctr, inv)
+	if err != nil {
 		// The process never ran: the container did not start.
 		b.agents.revoke(r)
 		b.store.Update(ctr, func(c *Container) {
@@ -271,8 +263,37 @@ func (b *Backend) start(ctx context.Context, ctr *Container) error {
 		}
 		return err
 	}
-	slog.Info("container started", "container", ctr.ID[:12], "function", ctr.FunctionName)
+	r.mu.Lock()
+	if r.requestID == "" {
+		r.requestID = requestID
+	}
+	r.mu.Unlock()
+	b.journal.append(ctr, journalEntry{Kind: entryStart, Time: b.store.Snap(ctr).StartedAt, RequestID: requestID})
+	slog.Info("container started", "container", ctr.ID[:12], "function", ctr.FunctionName, "request", requestID)
+	// Until its agent connects (and if it never can), the run is followed
+	// through CloudWatch.
+	go b.watchRun(r, 10*time.Second)
 	return nil
+}
+
+// invocationFor is the payload that starts a run of c: its process and the
+// run's token.
+func (b *Backend) invocationFor(c *Container, token string) protocol.Invocation {
+	return protocol.Invocation{
+		Version:     protocol.Version,
+		ContainerID: c.ID,
+		CallbackURL: b.cfg.CallbackURL,
+		Token:       token,
+		Process: protocol.Process{
+			Args:        append([]string{c.Path}, c.Args...),
+			Env:         processEnv(c),
+			WorkingDir:  c.workingDir(),
+			User:        c.user(),
+			Tty:         c.Config.Tty,
+			OpenStdin:   c.Config.OpenStdin,
+			ConsoleSize: c.HostConfig.ConsoleSize,
+		},
+	}
 }
 
 // handleContainerWait serves POST /containers/{id}/wait. The 200 headers go
@@ -364,6 +385,9 @@ func (b *Backend) removeContainer(ctx context.Context, ctr *Container) error {
 	}
 	if r := b.store.Snap(ctr).Run; r != nil {
 		b.agents.revoke(r)
+	}
+	if err := b.journal.remove(ctx, ctr.ID); err != nil {
+		slog.Error("container journal not deleted", "container", ctr.ID[:12], "err", err)
 	}
 	b.store.Remove(ctr)
 	slog.Info("container removed", "container", ctr.ID[:12], "function", ctr.FunctionName)

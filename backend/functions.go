@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
@@ -81,18 +84,31 @@ func (b *Backend) createFunction(ctx context.Context, c *Container, imageURI str
 
 // invoke starts a run of the container: an asynchronous invocation whose
 // payload carries the process and the run's token.
-func (b *Backend) invoke(ctx context.Context, c *Container, inv protocol.Invocation) error {
+// It returns the invocation's request ID, which names the run in CloudWatch.
+func (b *Backend) invoke(ctx context.Context, c *Container, inv protocol.Invocation) (string, error) {
 	payload, err := json.Marshal(inv)
 	if err != nil {
-		return err
+		return "", err
 	}
-	_, err = b.aws.Lambda.Invoke(ctx, &lambda.InvokeInput{
+	out, err := b.aws.Lambda.Invoke(ctx, &lambda.InvokeInput{
 		FunctionName:   aws.String(c.FunctionName),
 		InvocationType: lambdatypes.InvocationTypeEvent,
 		Payload:        payload,
 	})
 	if err != nil {
-		return fmt.Errorf("Lambda Invoke: %w", err)
+		return "", fmt.Errorf("Lambda Invoke: %w", err)
+	}
+	id, _ := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
+	return id, nil
+}
+
+// ensureLogGroup creates the functions' log group unless it exists: it also
+// holds the containers' journals.
+func (b *Backend) ensureLogGroup(ctx context.Context) error {
+	_, err := b.aws.Logs.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(b.cfg.LogGroup)})
+	var exists *cwtypes.ResourceAlreadyExistsException
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("CloudWatch CreateLogGroup %s: %w", b.cfg.LogGroup, err)
 	}
 	return nil
 }

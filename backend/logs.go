@@ -26,11 +26,12 @@ type logReader struct {
 	b      *Backend
 	group  string
 	tokens map[string]string // stream → forward token
-	exits  map[string]bool   // request IDs whose exit record was read
+	exits  map[string]protocol.ExitInfo // exit records read, by request ID
+	ended  map[string]bool              // request IDs whose invocation Lambda reported over (REPORT)
 }
 
 func (b *Backend) newLogReader(group string) *logReader {
-	return &logReader{b: b, group: group, tokens: map[string]string{}, exits: map[string]bool{}}
+	return &logReader{b: b, group: group, tokens: map[string]string{}, exits: map[string]protocol.ExitInfo{}, ended: map[string]bool{}}
 }
 
 // next returns the lines written since the last call, oldest first.
@@ -52,11 +53,16 @@ func (lr *logReader) next(ctx context.Context, streams []string) ([]protocol.Log
 				return nil, fmt.Errorf("CloudWatch GetLogEvents %s %s: %w", lr.group, stream, err)
 			}
 			for _, ev := range resp.Events {
-				line, exit, ok := protocol.ParseLogLine(aws.ToString(ev.Message))
+				msg := aws.ToString(ev.Message)
+				line, exit, ok := protocol.ParseLogLine(msg)
 				switch {
 				case !ok:
+					if id, found := strings.CutPrefix(msg, "REPORT RequestId: "); found {
+						id, _, _ = strings.Cut(id, "\t")
+						lr.ended[strings.TrimSpace(id)] = true
+					}
 				case exit != nil:
-					lr.exits[exit.RequestID] = true
+					lr.exits[exit.RequestID] = *exit
 				default:
 					out = append(out, line)
 				}
@@ -179,7 +185,7 @@ func (b *Backend) awaitExitRecord(ctx context.Context, lr *logReader, ctr *Conta
 	reqID := r.requestID
 	r.mu.Unlock()
 	deadline := time.Now().Add(10 * time.Second)
-	for reqID != "" && !lr.exits[reqID] && time.Now().Before(deadline) {
+	for reqID != "" && !lr.sawExit(reqID) && time.Now().Before(deadline) {
 		select {
 		case <-ctx.Done():
 			return lines, ctx.Err()
@@ -262,4 +268,9 @@ func (w *logWriter) writeAll(lines []protocol.LogLine) error {
 		}
 	}
 	return nil
+}
+
+func (lr *logReader) sawExit(requestID string) bool {
+	_, ok := lr.exits[requestID]
+	return ok
 }

@@ -33,6 +33,7 @@ type Backend struct {
 	registry *Registry
 	deriver  *deriver
 	agents   *agents
+	journal  *journal
 
 	api      *http.Server
 	apiLn    net.Listener
@@ -53,7 +54,14 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if err := b.registry.ensureRepository(ctx, cfg.ECRRepository); err != nil {
 		return nil, err
 	}
+	if err := b.ensureLogGroup(ctx); err != nil {
+		return nil, err
+	}
+	b.journal = &journal{b: b}
 	b.agents = newAgents(b)
+	if err := b.recover(ctx); err != nil {
+		return nil, fmt.Errorf("rebuild containers from AWS: %w", err)
+	}
 	b.api = &http.Server{Handler: b.handler(), ReadHeaderTimeout: 30 * time.Second}
 	return b, nil
 }

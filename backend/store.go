@@ -124,7 +124,9 @@ func (s *Store) Reserve(c *Container, name string) error {
 		return conflict("Conflict. The container name %q is already in use by container %q. You have to remove (or rename) that container to be able to reuse that name.", name, id)
 	}
 	c.name = name
-	c.status = stateCreated
+	if c.status == "" {
+		c.status = stateCreated
+	}
 	c.changed = make(chan struct{})
 	s.containers[c.ID] = c
 	s.names[name] = c.ID

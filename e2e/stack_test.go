@@ -23,6 +23,7 @@ type stack struct {
 	Region      string
 	procs       []*exec.Cmd
 	logs        []*bytes.Buffer
+	backendEnv  []string // to start the backend again the same way
 }
 
 func repoRoot() string {
@@ -87,22 +88,46 @@ func startStack() (*stack, error) {
 		s.stop()
 		return nil, fmt.Errorf("simulator did not come up: %w\n%s", err, s.output())
 	}
-	if err := s.spawn(filepath.Join(bin, "sockerless-backend-lambda"),
+	s.backendEnv = []string{
 		"AWS_REGION=us-east-1",
-		"SOCKERLESS_ENDPOINT_URL="+s.AWSEndpoint,
+		"SOCKERLESS_ENDPOINT_URL=" + s.AWSEndpoint,
 		"SOCKERLESS_LAMBDA_ROLE_ARN=arn:aws:iam::123456789012:role/sockerless-e2e",
-		"SOCKERLESS_CALLBACK_URL=ws://"+gw+":"+cbPort,
-		"SOCKERLESS_CALLBACK_LISTEN="+gw+":"+cbPort,
-		"SOCKERLESS_DOCKER_HOST="+s.DockerHost,
-	); err != nil {
+		"SOCKERLESS_CALLBACK_URL=ws://" + gw + ":" + cbPort,
+		"SOCKERLESS_CALLBACK_LISTEN=" + gw + ":" + cbPort,
+		"SOCKERLESS_DOCKER_HOST=" + s.DockerHost,
+		"SOCKERLESS_CALLBACK_SECRET=e2e-" + cbPort,
+	}
+	if err := s.startBackend(); err != nil {
 		s.stop()
 		return nil, err
 	}
-	if err := waitHTTP("http://127.0.0.1:"+apiPort+"/_ping", 30*time.Second); err != nil {
-		s.stop()
-		return nil, fmt.Errorf("backend did not come up: %w\n%s", err, s.output())
-	}
 	return s, nil
+}
+
+func (s *stack) startBackend() error {
+	if err := s.spawn(filepath.Join(repoRoot(), "bin", "sockerless-backend-lambda"), s.backendEnv...); err != nil {
+		return err
+	}
+	if err := waitHTTP("http://"+strings.TrimPrefix(s.DockerHost, "tcp://")+"/_ping", 30*time.Second); err != nil {
+		return fmt.Errorf("backend did not come up: %w\n%s", err, s.output())
+	}
+	return nil
+}
+
+// killBackend ends the backend with SIGKILL, as a crash would, and starts it
+// again from nothing: same configuration, no state but what AWS holds.
+func (s *stack) restartBackendAfterKill() error {
+	if len(s.backendEnv) == 0 {
+		return fmt.Errorf("the suite runs against an external backend (SOCKERLESS_E2E_DOCKER_HOST): it cannot restart it")
+	}
+	for i, p := range s.procs {
+		if filepath.Base(p.Path) == "sockerless-backend-lambda" && p.ProcessState == nil {
+			_ = p.Process.Kill()
+			_ = p.Wait()
+			s.logs[i].WriteString("--- killed with SIGKILL ---\n")
+		}
+	}
+	return s.startBackend()
 }
 
 func (s *stack) spawn(path string, env ...string) error {
@@ -122,6 +147,9 @@ func (s *stack) spawn(path string, env ...string) error {
 func (s *stack) stop() {
 	for i := len(s.procs) - 1; i >= 0; i-- {
 		p := s.procs[i]
+		if p.ProcessState != nil {
+			continue // already ended
+		}
 		_ = p.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
 		go func() { _ = p.Wait(); close(done) }()

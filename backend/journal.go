@@ -1,0 +1,177 @@
+package backend
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+)
+
+// The journal keeps each container's record in AWS, so that a backend
+// restarted from nothing rebuilds `docker ps`, `inspect`, `wait` and `logs`:
+// one CloudWatch Logs stream per container, "sockerless/containers/<id>", in
+// the backend's log group, holding one JSON event per change (created,
+// started, exited, renamed, a new log stream). Lambda's own streams in the
+// same group are named "YYYY/MM/DD/...", so the two never mix.
+const journalPrefix = "sockerless/containers/"
+
+// Journal entry kinds.
+const (
+	entryCreate    = "create"
+	entryStart     = "start"
+	entryExit      = "exit"
+	entryRename    = "rename"
+	entryLogStream = "logstream"
+)
+
+// journalEntry is one event of a container's journal.
+type journalEntry struct {
+	Kind string    `json:"kind"`
+	Time time.Time `json:"time"`
+
+	// create
+	Create *createRecord `json:"create,omitempty"`
+	// start
+	RequestID string `json:"requestId,omitempty"`
+	RunID     string `json:"runId,omitempty"`
+	// exit
+	ExitCode *int   `json:"exitCode,omitempty"`
+	Error    string `json:"error,omitempty"`
+	// rename
+	Name string `json:"name,omitempty"`
+	// logstream
+	LogStream string `json:"logStream,omitempty"`
+}
+
+// createRecord is everything `docker inspect` shows that does not change.
+type createRecord struct {
+	ID               string                    `json:"id"`
+	Name             string                    `json:"name"`
+	Created          time.Time                 `json:"created"`
+	Config           *container.Config         `json:"config"`
+	HostConfig       *container.HostConfig     `json:"hostConfig"`
+	NetworkingConfig *network.NetworkingConfig `json:"networkingConfig"`
+	Image            *Image                    `json:"image"`
+	FunctionName     string                    `json:"functionName"`
+	FunctionARN      string                    `json:"functionArn"`
+	LogGroup         string                    `json:"logGroup"`
+}
+
+type journal struct {
+	b  *Backend
+	mu sync.Mutex // orders appends: CloudWatch wants each stream's events in time order
+}
+
+func journalStream(id string) string { return journalPrefix + id }
+
+// create starts the container's journal with its create record.
+func (j *journal) create(ctx context.Context, c *Container, name string) error {
+	_, err := j.b.aws.Logs.CreateLogStream(ctx, &cloudwatchlogs.CreateLogStreamInput{
+		LogGroupName: aws.String(j.b.cfg.LogGroup), LogStreamName: aws.String(journalStream(c.ID)),
+	})
+	var exists *cwtypes.ResourceAlreadyExistsException
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("CloudWatch CreateLogStream for the container journal: %w", err)
+	}
+	return j.put(ctx, c.ID, journalEntry{Kind: entryCreate, Time: c.Created, Create: &createRecord{
+		ID: c.ID, Name: name, Created: c.Created, Config: c.Config, HostConfig: c.HostConfig,
+		NetworkingConfig: c.NetworkingConfig, Image: c.Image, FunctionName: c.FunctionName,
+		FunctionARN: c.FunctionARN, LogGroup: c.LogGroup,
+	}})
+}
+
+// append records a change. A failure is logged, not returned: the change has
+// happened; only its durability across a backend restart is lost.
+func (j *journal) append(c *Container, e journalEntry) {
+	if e.Time.IsZero() {
+		e.Time = time.Now().UTC()
+	}
+	if err := j.put(context.Background(), c.ID, e); err != nil {
+		slog.Error("container journal write failed: this change will not survive a backend restart",
+			"container", c.ID[:12], "kind", e.Kind, "err", err)
+	}
+}
+
+func (j *journal) put(ctx context.Context, id string, e journalEntry) error {
+	msg, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	_, err = j.b.aws.Logs.PutLogEvents(ctx, &cloudwatchlogs.PutLogEventsInput{
+		LogGroupName:  aws.String(j.b.cfg.LogGroup),
+		LogStreamName: aws.String(journalStream(id)),
+		LogEvents:     []cwtypes.InputLogEvent{{Timestamp: aws.Int64(e.Time.UnixMilli()), Message: aws.String(string(msg))}},
+	})
+	if err != nil {
+		return fmt.Errorf("CloudWatch PutLogEvents to the container journal: %w", err)
+	}
+	return nil
+}
+
+// remove deletes the container's journal, after its function.
+func (j *journal) remove(ctx context.Context, id string) error {
+	_, err := j.b.aws.Logs.DeleteLogStream(ctx, &cloudwatchlogs.DeleteLogStreamInput{
+		LogGroupName: aws.String(j.b.cfg.LogGroup), LogStreamName: aws.String(journalStream(id)),
+	})
+	var nf *cwtypes.ResourceNotFoundException
+	if err != nil && !errors.As(err, &nf) {
+		return fmt.Errorf("CloudWatch DeleteLogStream of the container journal: %w", err)
+	}
+	return nil
+}
+
+// list returns the IDs of every container with a journal.
+func (j *journal) list(ctx context.Context) ([]string, error) {
+	var ids []string
+	p := cloudwatchlogs.NewDescribeLogStreamsPaginator(j.b.aws.Logs, &cloudwatchlogs.DescribeLogStreamsInput{
+		LogGroupName: aws.String(j.b.cfg.LogGroup), LogStreamNamePrefix: aws.String(journalPrefix),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("CloudWatch DescribeLogStreams of container journals: %w", err)
+		}
+		for _, s := range page.LogStreams {
+			ids = append(ids, strings.TrimPrefix(aws.ToString(s.LogStreamName), journalPrefix))
+		}
+	}
+	return ids, nil
+}
+
+// read returns a container's journal, oldest first.
+func (j *journal) read(ctx context.Context, id string) ([]journalEntry, error) {
+	var out []journalEntry
+	var token *string
+	for {
+		resp, err := j.b.aws.Logs.GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{
+			LogGroupName: aws.String(j.b.cfg.LogGroup), LogStreamName: aws.String(journalStream(id)),
+			StartFromHead: aws.Bool(true), NextToken: token,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("CloudWatch GetLogEvents of the journal of %s: %w", id, err)
+		}
+		for _, ev := range resp.Events {
+			var e journalEntry
+			if err := json.Unmarshal([]byte(aws.ToString(ev.Message)), &e); err != nil {
+				return nil, fmt.Errorf("journal of %s: bad entry: %w", id, err)
+			}
+			out = append(out, e)
+		}
+		if len(resp.Events) == 0 || aws.ToString(resp.NextForwardToken) == aws.ToString(token) {
+			return out, nil
+		}
+		token = resp.NextForwardToken
+	}
+}

@@ -1,0 +1,59 @@
+package e2e
+
+import (
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// A backend killed with SIGKILL and started again from nothing rebuilds its
+// containers from AWS: the journals in CloudWatch, the functions in Lambda
+// and the exit records in the functions' logs.
+var _ = Describe("a backend restarted from nothing", Serial, func() {
+	It("shows the same containers, and waits and logs right", func() {
+		suffix := randomSuffix()
+		running, exited, created := "rs-run-"+suffix, "rs-exit-"+suffix, "rs-new-"+suffix
+
+		r := docker("run", "-d", "--name", running, "busybox", "sh", "-c", "echo one; sleep 4; echo two; exit 5")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		r = docker("run", "-d", "--name", exited, "busybox", "sh", "-c", "echo done; echo oops >&2; exit 2")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(docker("wait", exited).Stdout).To(Equal("2\n"))
+		r = docker("create", "--name", created, "-e", "KEPT=yes", "busybox", "true")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		// Let the running container's first line reach CloudWatch.
+		Eventually(func() string { return docker("logs", running).Stdout }).WithTimeout(20 * 1e9).Should(Equal("one\n"))
+
+		Expect(sut.restartBackendAfterKill()).To(Succeed())
+
+		r = docker("ps", "-a", "--filter", "name=rs-.*-"+suffix, "--format", "{{.Names}} {{.State}}")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(strings.Fields(r.Stdout)).To(ConsistOf(
+			running, Or(Equal("running"), Equal("exited")),
+			exited, "exited",
+			created, "created",
+		))
+
+		r = docker("inspect", "--format", "{{.State.ExitCode}} {{.Config.Env}}", exited)
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(HavePrefix("2 "))
+		r = docker("inspect", "--format", "{{.Config.Env}}", created)
+		Expect(r.Stdout).To(ContainSubstring("KEPT=yes"))
+
+		// The running container's agent lost its backend; its exit code is
+		// recovered all the same.
+		r = docker("wait", running)
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(Equal("5\n"))
+		Expect(docker("logs", running).Stdout).To(Equal("one\ntwo\n"))
+		r = docker("logs", exited)
+		Expect(r.Stdout).To(Equal("done\n"))
+		Expect(r.Stderr).To(Equal("oops\n"))
+
+		for _, name := range []string{running, exited, created} {
+			Expect(docker("rm", name).Code).To(Equal(0))
+		}
+		Expect(docker("ps", "-a", "-q", "--filter", "name=rs-.*-"+suffix).Stdout).To(BeEmpty())
+	})
+})

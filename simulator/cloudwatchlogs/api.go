@@ -66,6 +66,22 @@ func (s *Service) Handle(w http.ResponseWriter, r *http.Request, op string) {
 		out, err = s.getLogEvents(r)
 	case "FilterLogEvents":
 		out, err = s.filterLogEvents(r)
+	case "PutRetentionPolicy":
+		err = s.putRetentionPolicy(r)
+	case "DeleteRetentionPolicy":
+		err = s.deleteRetentionPolicy(r)
+	case "TagResource":
+		err = s.tagResource(r)
+	case "UntagResource":
+		err = s.untagResource(r)
+	case "ListTagsForResource":
+		out, err = s.listTagsForResource(r)
+	case "TagLogGroup":
+		err = s.tagLogGroup(r)
+	case "UntagLogGroup":
+		err = s.untagLogGroup(r)
+	case "ListTagsLogGroup":
+		out, err = s.listTagsLogGroup(r)
 	default:
 		err = &awsapi.JSON11Error{Code: "UnknownOperationException", Message: "Unknown operation " + op}
 	}
@@ -169,14 +185,20 @@ type groupReq struct {
 }
 
 func (s *Service) createLogGroup(r *http.Request) error {
-	var req groupReq
+	var req struct {
+		LogGroupName string            `json:"logGroupName"`
+		Tags         map[string]string `json:"tags"`
+	}
 	if err := decode(r, &req); err != nil {
 		return err
 	}
 	if err := validateGroupName("logGroupName", req.LogGroupName); err != nil {
 		return err
 	}
-	return mapErr(s.store.createGroup(req.LogGroupName, s.nowMillis()))
+	if err := validateTags(req.Tags); err != nil {
+		return err
+	}
+	return mapErr(s.store.createGroup(req.LogGroupName, groupMeta{CreationTime: s.nowMillis(), Tags: req.Tags}))
 }
 
 func (s *Service) deleteLogGroup(r *http.Request) error {
@@ -193,6 +215,7 @@ func (s *Service) deleteLogGroup(r *http.Request) error {
 type logGroupOut struct {
 	LogGroupName      string `json:"logGroupName"`
 	CreationTime      int64  `json:"creationTime"`
+	RetentionInDays   int    `json:"retentionInDays,omitempty"`
 	MetricFilterCount int    `json:"metricFilterCount"`
 	Arn               string `json:"arn"`
 	LogGroupArn       string `json:"logGroupArn"`
@@ -230,7 +253,7 @@ func (s *Service) describeLogGroups(r *http.Request) (any, error) {
 	for _, g := range groups {
 		arn := s.groupARN(g.Name)
 		out.LogGroups = append(out.LogGroups, logGroupOut{
-			LogGroupName: g.Name, CreationTime: g.CreationTime, Arn: arn + ":*", LogGroupArn: arn,
+			LogGroupName: g.Name, CreationTime: g.CreationTime, RetentionInDays: g.RetentionInDays, Arn: arn + ":*", LogGroupArn: arn,
 			StoredBytes: g.StoredBytes, LogGroupClass: "STANDARD",
 		})
 	}
@@ -364,6 +387,7 @@ func (s *Service) describeLogStreams(r *http.Request) (any, error) {
 type rejectedInfo struct {
 	TooNewLogEventStartIndex *int `json:"tooNewLogEventStartIndex,omitempty"`
 	TooOldLogEventEndIndex   *int `json:"tooOldLogEventEndIndex,omitempty"`
+	ExpiredLogEventEndIndex  *int `json:"expiredLogEventEndIndex,omitempty"`
 }
 
 func (s *Service) putLogEvents(r *http.Request) (any, error) {
@@ -411,18 +435,28 @@ func (s *Service) putLogEvents(r *http.Request) (any, error) {
 		return nil, invalid("The batch of log events in a single PutLogEvents request cannot span more than 24 hours.")
 	}
 
-	// Events too far in the future or past are rejected one by one; the
-	// batch is sorted, so they sit at its ends.
+	// Events too far in the future or past, or older than the group's
+	// retention, are rejected one by one; the batch is sorted, so they sit
+	// at its ends.
+	gm, err := s.store.group(req.LogGroupName)
+	if err != nil {
+		return nil, mapErr(err)
+	}
 	now := s.nowMillis()
-	tooOld, tooNew := 0, n
+	tooOld, expired, tooNew := 0, 0, n
 	for tooOld < n && *req.LogEvents[tooOld].Timestamp < now-(14*24*time.Hour).Milliseconds() {
 		tooOld++
 	}
-	for tooNew > tooOld && *req.LogEvents[tooNew-1].Timestamp > now+(2*time.Hour).Milliseconds() {
+	floor := gm.floor(now)
+	for expired < n && tsKey(*req.LogEvents[expired].Timestamp).less(floor) {
+		expired++
+	}
+	first := max(tooOld, expired)
+	for tooNew > first && *req.LogEvents[tooNew-1].Timestamp > now+(2*time.Hour).Milliseconds() {
 		tooNew--
 	}
-	in := make([]inEvent, 0, tooNew-tooOld)
-	for _, e := range req.LogEvents[tooOld:tooNew] {
+	in := make([]inEvent, 0, tooNew-first)
+	for _, e := range req.LogEvents[first:tooNew] {
 		in = append(in, inEvent{Timestamp: *e.Timestamp, Message: *e.Message})
 	}
 	if err := s.store.appendEvents(req.LogGroupName, req.LogStreamName, in, now, false, false); err != nil {
@@ -432,10 +466,13 @@ func (s *Service) putLogEvents(r *http.Request) (any, error) {
 		NextSequenceToken     string        `json:"nextSequenceToken"`
 		RejectedLogEventsInfo *rejectedInfo `json:"rejectedLogEventsInfo,omitempty"`
 	}{NextSequenceToken: strconv.FormatInt(now, 10)}
-	if tooOld > 0 || tooNew < n {
+	if first > 0 || tooNew < n {
 		out.RejectedLogEventsInfo = &rejectedInfo{}
 		if tooOld > 0 {
 			out.RejectedLogEventsInfo.TooOldLogEventEndIndex = &tooOld
+		}
+		if expired > 0 {
+			out.RejectedLogEventsInfo.ExpiredLogEventEndIndex = &expired
 		}
 		if tooNew < n {
 			out.RejectedLogEventsInfo.TooNewLogEventStartIndex = &tooNew
@@ -501,7 +538,7 @@ func (s *Service) getLogEvents(r *http.Request) (any, error) {
 			hi = t.key
 		}
 	}
-	events, err := s.store.readEvents(group, req.LogStreamName, lo, hi, forward, limit, maxPageBytes)
+	events, err := s.store.readEvents(group, req.LogStreamName, lo, hi, s.nowMillis(), forward, limit, maxPageBytes)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -579,7 +616,7 @@ func (s *Service) filterLogEvents(r *http.Request) (any, error) {
 		return nil, invalid("Invalid filter pattern: %v", err)
 	}
 	q := filterQuery{
-		group: group, names: req.LogStreamNames, prefix: req.LogStreamNamePrefix, start: evKey{}, end: maxKey,
+		group: group, names: req.LogStreamNames, prefix: req.LogStreamNamePrefix, start: evKey{}, end: maxKey, now: s.nowMillis(),
 		pat: pat, limit: limit, maxBytes: maxPageBytes, scanBudget: filterBudget,
 	}
 	if req.StartTime != nil {

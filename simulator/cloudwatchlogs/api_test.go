@@ -501,7 +501,7 @@ func TestAppendKeepsWriteOrderAndPersists(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer svc.Close()
-	ev, err := svc.store.readEvents("/aws/lambda/x", "s", evKey{}, maxKey, true, 10, maxPageBytes)
+	ev, err := svc.store.readEvents("/aws/lambda/x", "s", evKey{}, maxKey, 0, true, 10, maxPageBytes)
 	if err != nil || len(ev) != 2 || ev[0].message != "one" || ev[1].message != "two" {
 		t.Fatalf("%v %+v", err, ev)
 	}

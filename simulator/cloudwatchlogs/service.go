@@ -6,6 +6,7 @@ package cloudwatchlogs
 import (
 	"fmt"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/sockerless-lambda/sockerless/simulator/lambda"
@@ -23,6 +24,9 @@ type Service struct {
 	cfg   Config
 	store *store
 	now   func() time.Time // replaced in tests
+
+	stopSweep chan struct{}
+	swept     sync.WaitGroup
 }
 
 var _ lambda.Logs = (*Service)(nil)
@@ -33,17 +37,23 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cloudwatch logs store: %w", err)
 	}
-	return &Service{cfg: cfg, store: st, now: time.Now}, nil
+	s := &Service{cfg: cfg, store: st, now: time.Now, stopSweep: make(chan struct{})}
+	s.swept.Go(func() { s.sweep(s.stopSweep) })
+	return s, nil
 }
 
-// Close releases the store.
-func (s *Service) Close() error { return s.store.close() }
+// Close stops the sweeper and releases the store.
+func (s *Service) Close() error {
+	close(s.stopSweep)
+	s.swept.Wait()
+	return s.store.close()
+}
 
 func (s *Service) nowMillis() int64 { return s.now().UnixMilli() }
 
 // EnsureLogGroup creates the group unless it exists.
 func (s *Service) EnsureLogGroup(group string) error {
-	if err := s.store.createGroup(group, s.nowMillis()); err != nil && err != errGroupExists {
+	if err := s.store.createGroup(group, groupMeta{CreationTime: s.nowMillis()}); err != nil && err != errGroupExists {
 		return fmt.Errorf("create log group %s: %w", group, err)
 	}
 	return nil

@@ -38,8 +38,21 @@ var (
 )
 
 type groupMeta struct {
-	CreationTime int64 `json:"creationTime"`
-	StoredBytes  int64 `json:"storedBytes"`
+	CreationTime    int64             `json:"creationTime"`
+	StoredBytes     int64             `json:"storedBytes"`
+	RetentionInDays int               `json:"retentionInDays,omitempty"` // 0: events never expire
+	Tags            map[string]string `json:"tags,omitempty"`
+}
+
+const msPerDay = 24 * 60 * 60 * 1000
+
+// floor is the first key still within the group's retention at now: older
+// events are expired, invisible to every read until the sweeper removes them.
+func (gm groupMeta) floor(now int64) evKey {
+	if gm.RetentionInDays <= 0 {
+		return evKey{}
+	}
+	return tsKey(now - int64(gm.RetentionInDays)*msPerDay)
 }
 
 type streamMeta struct {
@@ -131,7 +144,7 @@ func streamBucket(tx *bolt.Tx, group, stream string) (*bolt.Bucket, *bolt.Bucket
 	return gb, sb, nil
 }
 
-func createGroupTx(tx *bolt.Tx, group string, now int64) (*bolt.Bucket, error) {
+func createGroupTx(tx *bolt.Tx, group string, meta groupMeta) (*bolt.Bucket, error) {
 	gb, err := tx.Bucket(bGroups).CreateBucket([]byte(group))
 	if errors.Is(err, bolt.ErrBucketExists) {
 		return nil, errGroupExists
@@ -142,7 +155,7 @@ func createGroupTx(tx *bolt.Tx, group string, now int64) (*bolt.Bucket, error) {
 	if _, err := gb.CreateBucket(bStreams); err != nil {
 		return nil, err
 	}
-	return gb, putJSON(gb, groupMeta{CreationTime: now})
+	return gb, putJSON(gb, meta)
 }
 
 func createStreamTx(gb *bolt.Bucket, stream string, now int64) (*bolt.Bucket, error) {
@@ -164,10 +177,40 @@ func createStreamTx(gb *bolt.Bucket, stream string, now int64) (*bolt.Bucket, er
 	return sb, putJSON(sb, streamMeta{ID: id, CreationTime: now})
 }
 
-func (s *store) createGroup(group string, now int64) error {
+func (s *store) createGroup(group string, meta groupMeta) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		_, err := createGroupTx(tx, group, now)
+		_, err := createGroupTx(tx, group, meta)
 		return err
+	})
+}
+
+// group returns a group's metadata.
+func (s *store) group(group string) (gm groupMeta, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		gb := groupBucket(tx, group)
+		if gb == nil {
+			return errGroupNotFound
+		}
+		return getJSON(gb, &gm)
+	})
+	return gm, err
+}
+
+// updateGroup changes a group's metadata in one transaction.
+func (s *store) updateGroup(group string, change func(*groupMeta) error) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		gb := groupBucket(tx, group)
+		if gb == nil {
+			return errGroupNotFound
+		}
+		var gm groupMeta
+		if err := getJSON(gb, &gm); err != nil {
+			return err
+		}
+		if err := change(&gm); err != nil {
+			return err
+		}
+		return putJSON(gb, gm)
 	})
 }
 
@@ -273,7 +316,7 @@ func (s *store) appendEvents(group, stream string, events []inEvent, now int64, 
 	return s.db.Update(func(tx *bolt.Tx) error {
 		gb, sb, err := streamBucket(tx, group, stream)
 		if create && errors.Is(err, errGroupNotFound) {
-			if gb, err = createGroupTx(tx, group, now); err != nil {
+			if gb, err = createGroupTx(tx, group, groupMeta{CreationTime: now}); err != nil {
 				return err
 			}
 			err = errStreamNotFound
@@ -330,13 +373,20 @@ func (s *store) appendEvents(group, stream string, events []inEvent, now int64, 
 }
 
 // readEvents returns up to limit events (and at most maxBytes, counted as
-// CloudWatch does) with keys in [lo, hi), in ascending order: the first
-// ones when forward, else the last ones.
-func (s *store) readEvents(group, stream string, lo, hi evKey, forward bool, limit, maxBytes int) (out []event, err error) {
+// CloudWatch does) with keys in [lo, hi) and within the group's retention at
+// now, in ascending order: the first ones when forward, else the last ones.
+func (s *store) readEvents(group, stream string, lo, hi evKey, now int64, forward bool, limit, maxBytes int) (out []event, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
-		_, sb, err := streamBucket(tx, group, stream)
+		gb, sb, err := streamBucket(tx, group, stream)
 		if err != nil {
 			return err
+		}
+		var gm groupMeta
+		if err := getJSON(gb, &gm); err != nil {
+			return err
+		}
+		if f := gm.floor(now); lo.less(f) {
+			lo = f
 		}
 		if !lo.less(hi) {
 			return nil
@@ -389,6 +439,7 @@ type filterQuery struct {
 	names      []string // exact stream names, or
 	prefix     string   // a name prefix
 	start, end evKey    // [start, end)
+	now        int64    // events beyond the group's retention at now are expired
 	after      *filterPos
 	pat        pattern
 	limit      int
@@ -427,6 +478,13 @@ func (s *store) filter(q filterQuery) (out []filteredEvent, resume *filterPos, e
 		gb := groupBucket(tx, q.group)
 		if gb == nil {
 			return errGroupNotFound
+		}
+		var gm groupMeta
+		if err := getJSON(gb, &gm); err != nil {
+			return err
+		}
+		if f := gm.floor(q.now); q.start.less(f) {
+			q.start = f
 		}
 		streams := gb.Bucket(bStreams)
 		var h heads

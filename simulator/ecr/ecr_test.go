@@ -37,14 +37,18 @@ type env struct {
 	host string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, opts ...func(*Config)) *env {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	host := ln.Addr().String()
-	svc, err := New(Config{Region: "us-east-1", AccountID: acct, DataDir: t.TempDir(), RegistryHost: host})
+	cfg := Config{Region: "us-east-1", AccountID: acct, DataDir: t.TempDir(), RegistryHost: host}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	svc, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

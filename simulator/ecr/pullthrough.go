@@ -216,7 +216,7 @@ func (s *Service) pullThrough(ctx context.Context, rule *ptcRule, repo, ref stri
 	var img v1.Image
 	var errs []error
 	if s.cfg.Upstream {
-		if img, err = fetchUpstream(ctx, src); err != nil {
+		if img, err = s.fetchUpstream(ctx, src); err != nil {
 			errs = append(errs, fmt.Errorf("upstream: %w", err))
 		}
 	}
@@ -243,13 +243,16 @@ func (s *Service) pullThrough(ctx context.Context, rule *ptcRule, repo, ref stri
 	return nil
 }
 
-func fetchUpstream(ctx context.Context, ref name.Reference) (v1.Image, error) {
-	// Short timeouts: with no network this must fail fast and fall back.
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   5 * time.Second,
-		ResponseHeaderTimeout: 15 * time.Second,
+func (s *Service) fetchUpstream(ctx context.Context, ref name.Reference) (v1.Image, error) {
+	tr := s.upstreamTransport
+	if tr == nil {
+		// Short timeouts: with no network this must fail fast and fall back.
+		tr = &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			TLSHandshakeTimeout:   5 * time.Second,
+			ResponseHeaderTimeout: 15 * time.Second,
+		}
 	}
 	img, err := remote.Image(ref, remote.WithContext(ctx), remote.WithTransport(tr),
 		remote.WithPlatform(v1.Platform{OS: "linux", Architecture: runtime.GOARCH}))

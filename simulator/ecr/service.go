@@ -39,6 +39,9 @@ type Config struct {
 type Service struct {
 	cfg Config
 	dir string
+	// upstreamTransport reaches the upstream registries; nil means the
+	// network. Tests route it to a local registry.
+	upstreamTransport http.RoundTripper
 
 	mu     sync.Mutex // guards st and its file
 	st     state

@@ -5,6 +5,7 @@ package simulator
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"regexp"
 	"strconv"
@@ -22,6 +23,11 @@ type Config struct {
 	PendingDelay time.Duration
 	// IdleTimeout is how long an idle execution environment is kept warm (SIM_LAMBDA_IDLE_TIMEOUT, default 5m).
 	IdleTimeout time.Duration
+	// AccountConcurrency is Lambda's account concurrency limit (SIM_LAMBDA_ACCOUNT_CONCURRENCY, default 1000).
+	AccountConcurrency int
+	// RuntimeAPIHost is the address the Runtime API listens on, reachable from
+	// function containers (SIM_LAMBDA_RUNTIME_API_HOST; default: the Docker bridge gateway).
+	RuntimeAPIHost string
 	// RegistryUpstream enables fetching Docker Hub images from the internet for
 	// pull-through cache rules (SIM_REGISTRY_UPSTREAM=1). Off by default: images
 	// come from the local Docker engine.
@@ -33,12 +39,14 @@ var accountRE = regexp.MustCompile(`^\d{12}$`)
 // ConfigFromEnv reads the configuration and validates it.
 func ConfigFromEnv() (Config, error) {
 	c := Config{
-		Addr:         getenv("SIM_ADDR", "127.0.0.1:4566"),
-		Region:       getenv("SIM_REGION", getenv("AWS_REGION", "us-east-1")),
-		AccountID:    getenv("SIM_ACCOUNT_ID", "123456789012"),
-		DataDir:      os.Getenv("SIM_DATA_DIR"),
-		PendingDelay: 200 * time.Millisecond,
-		IdleTimeout:  5 * time.Minute,
+		Addr:               getenv("SIM_ADDR", "127.0.0.1:4566"),
+		Region:             getenv("SIM_REGION", getenv("AWS_REGION", "us-east-1")),
+		AccountID:          getenv("SIM_ACCOUNT_ID", "123456789012"),
+		DataDir:            os.Getenv("SIM_DATA_DIR"),
+		RuntimeAPIHost:     os.Getenv("SIM_LAMBDA_RUNTIME_API_HOST"),
+		AccountConcurrency: 1000,
+		PendingDelay:       200 * time.Millisecond,
+		IdleTimeout:        5 * time.Minute,
 	}
 	if !accountRE.MatchString(c.AccountID) {
 		return c, fmt.Errorf("SIM_ACCOUNT_ID: %q is not a 12-digit AWS account id", c.AccountID)
@@ -49,6 +57,16 @@ func ConfigFromEnv() (Config, error) {
 	}
 	if c.IdleTimeout, err = durationEnv("SIM_LAMBDA_IDLE_TIMEOUT", c.IdleTimeout); err != nil {
 		return c, err
+	}
+	if v := os.Getenv("SIM_LAMBDA_ACCOUNT_CONCURRENCY"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return c, fmt.Errorf("SIM_LAMBDA_ACCOUNT_CONCURRENCY: %q is not a positive integer", v)
+		}
+		c.AccountConcurrency = n
+	}
+	if c.RuntimeAPIHost != "" && net.ParseIP(c.RuntimeAPIHost) == nil {
+		return c, fmt.Errorf("SIM_LAMBDA_RUNTIME_API_HOST: %q is not an IP address", c.RuntimeAPIHost)
 	}
 	if v := os.Getenv("SIM_REGISTRY_UPSTREAM"); v != "" {
 		if c.RegistryUpstream, err = strconv.ParseBool(v); err != nil {

@@ -63,6 +63,7 @@ func New(cfg Config) (*Server, error) {
 	if s.Lambda, err = lambda.New(lambda.Config{
 		Region: cfg.Region, AccountID: cfg.AccountID, DataDir: s.dataDir,
 		PendingDelay: cfg.PendingDelay, IdleTimeout: cfg.IdleTimeout,
+		AccountConcurrency: cfg.AccountConcurrency, RuntimeAPIHost: cfg.RuntimeAPIHost,
 	}, s.Logs, s.ECR); err != nil {
 		return nil, fmt.Errorf("lambda: %w", err)
 	}

@@ -21,6 +21,14 @@ func (s *Service) Register(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /2015-03-31/functions/{name}", s.deleteFunction)
 	mux.HandleFunc("GET /2015-03-31/functions/{name}/configuration", s.getFunctionConfiguration)
 	mux.HandleFunc("POST /2015-03-31/functions/{name}/invocations", s.invoke)
+	mux.HandleFunc("PUT /2015-03-31/functions/{name}/configuration", s.updateFunctionConfiguration)
+	mux.HandleFunc("PUT /2015-03-31/functions/{name}/code", s.updateFunctionCode)
+
+	mux.HandleFunc("PUT /2017-10-31/functions/{name}/concurrency", s.putFunctionConcurrency)
+	mux.HandleFunc("DELETE /2017-10-31/functions/{name}/concurrency", s.deleteFunctionConcurrency)
+	mux.HandleFunc("GET /2019-09-30/functions/{name}/concurrency", s.getFunctionConcurrency)
+	mux.HandleFunc("GET /2016-08-19/account-settings/{$}", s.getAccountSettings)
+	mux.HandleFunc("GET /2016-08-19/account-settings", s.getAccountSettings)
 
 	mux.HandleFunc("PUT /2019-09-25/functions/{name}/event-invoke-config", s.putEventInvokeConfig)
 	mux.HandleFunc("POST /2019-09-25/functions/{name}/event-invoke-config", s.updateEventInvokeConfig)
@@ -31,7 +39,7 @@ func (s *Service) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /2017-03-31/tags/{arn...}", s.listTags)
 	mux.HandleFunc("DELETE /2017-03-31/tags/{arn...}", s.untagResource)
 
-	for _, prefix := range []string{"/2015-03-31/", "/2019-09-25/", "/2017-03-31/"} {
+	for _, prefix := range []string{"/2015-03-31/", "/2019-09-25/", "/2017-03-31/", "/2017-10-31/", "/2019-09-30/", "/2016-08-19/"} {
 		mux.HandleFunc(prefix, unknownOperation)
 	}
 }

@@ -38,6 +38,9 @@ type dockerHost struct {
 	host     string // the Runtime API's IP, reachable from containers
 	hostErr  error
 
+	archOnce sync.Once
+	arch     string // the engine's architecture, OCI name
+
 	pullMu sync.Mutex
 	pulls  map[string]*sync.Mutex // one pull at a time per image
 }

@@ -53,6 +53,7 @@ type environment struct {
 	current      atomic.Pointer[invocation] // the invocation the runtime holds
 	initEnd      atomic.Int64               // unix nanos of the first /next: init done
 	invocations  int                        // completed, so the first one is the cold start
+	gen          int                        // the function's generation it runs
 	idleTimer    *time.Timer                // guarded by svc.mu
 	dead         atomic.Bool
 	destroyOnce  sync.Once
@@ -74,6 +75,9 @@ func (s *Service) startEnvironment(ctx context.Context, fn *function, conf funct
 		return nil, fmt.Errorf("find the Runtime API address: %w", err)
 	}
 	if err := s.docker.ensureImage(ctx, pullRef, s.images.EngineAuth()); err != nil {
+		return nil, err
+	}
+	if err := s.docker.checkArchitecture(ctx, pullRef, conf); err != nil {
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))

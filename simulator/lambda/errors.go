@@ -72,3 +72,16 @@ func unknownOperation(w http.ResponseWriter, r *http.Request) {
 		Message: "Unknown operation " + r.Method + " " + r.URL.Path,
 	})
 }
+
+func errPreconditionFailed(msg string) *awsapi.RestJSONError {
+	return &awsapi.RestJSONError{Status: http.StatusPreconditionFailed, Code: "PreconditionFailedException", Message: msg, MessageField: "message", Type: "User"}
+}
+
+// errThrottled is the 429 of an invoke over a concurrency limit; reason is
+// AWS's ThrottleReason.
+func errThrottled(reason string) *awsapi.RestJSONError {
+	return &awsapi.RestJSONError{
+		Status: http.StatusTooManyRequests, Code: "TooManyRequestsException", Message: "Rate Exceeded.", MessageField: "message", Type: "User",
+		Extra: map[string]string{"Reason": reason}, Headers: map[string]string{"Retry-After": "1"},
+	}
+}

@@ -101,9 +101,30 @@ type functionConfiguration struct {
 	VpcConfig                  *vpcConfig `json:",omitempty"`
 }
 
+// configInput holds the members CreateFunction and
+// UpdateFunctionConfiguration share.
+type configInput struct {
+	Role              string
+	Runtime           string
+	Handler           string
+	Description       *string
+	Timeout           *int32
+	MemorySize        *int32
+	Environment       *environmentVars
+	ImageConfig       *imageConfig
+	EphemeralStorage  *ephemeralStorage
+	VpcConfig         *vpcConfig
+	LoggingConfig     *loggingConfig
+	TracingConfig     *tracingConfig
+	DeadLetterConfig  *deadLetterConfig
+	KMSKeyArn         *string
+	FileSystemConfigs []fileSystemConfig
+	Layers            []string
+}
+
 type createFunctionInput struct {
+	configInput
 	FunctionName string
-	Role         string
 	Code         struct {
 		ImageUri        string
 		ZipFile         []byte
@@ -111,36 +132,30 @@ type createFunctionInput struct {
 		S3Key           string
 		S3ObjectVersion string
 	}
-	PackageType       string
-	Runtime           string
-	Handler           string
-	Description       *string
-	Timeout           *int32
-	MemorySize        *int32
-	Publish           bool
-	Environment       *environmentVars
-	ImageConfig       *imageConfig
-	EphemeralStorage  *ephemeralStorage
-	Architectures     []string
-	VpcConfig         *vpcConfig
-	Tags              map[string]string
-	LoggingConfig     *loggingConfig
-	TracingConfig     *tracingConfig
-	DeadLetterConfig  *deadLetterConfig
-	KMSKeyArn         string
-	FileSystemConfigs []fileSystemConfig
-	Layers            []string
+	PackageType   string
+	Publish       bool
+	Architectures []string
+	Tags          map[string]string
 }
 
 // function is one function: its configuration as the API shows it plus
 // what running it needs. Guarded by Service.mu.
 type function struct {
-	conf        functionConfiguration
+	conf        functionConfiguration // as the API shows it
 	imageURI    string
 	resolvedURI string
 	pullRef     string
 	tags        map[string]string
 	invokeCfg   *eventInvokeConfig
+	reserved    *int32 // reserved concurrency; nil draws on the account's unreserved pool
+
+	// live is what new environments run. During an update it stays the
+	// previous configuration and code, as Lambda keeps invoking those until
+	// the update is done; generation then grows and older environments retire.
+	live        functionConfiguration
+	livePullRef string
+	generation  int
+	running     int // invocations holding a concurrency slot now
 
 	// ctx ends when the function is deleted: queued and retried events die with it.
 	ctx    context.Context
@@ -172,32 +187,50 @@ func (s *Service) validateCreate(in *createFunctionInput) (functionRef, error) {
 		return ref, err
 	}
 	var v violations
-	if !roleRE.MatchString(in.Role) {
+	if in.Role == "" {
+		v.add("null", "role", "Member must not be null")
+	}
+	in.configInput.check(&v)
+	checkArchitectures(&v, in.Architectures)
+	if in.PackageType != "" && in.PackageType != "Zip" && in.PackageType != "Image" {
+		v.add(in.PackageType, "packageType", "Member must satisfy enum value set: [Zip, Image]")
+	}
+	if err := v.err(); err != nil {
+		return ref, err
+	}
+	if ref.qualifier != "" {
+		return ref, errInvalidParameter("Unsupported function name: a qualifier is not allowed in CreateFunction.")
+	}
+
+	switch {
+	case in.PackageType == "" && (in.Runtime == "" || in.Handler == ""):
+		return ref, errInvalidParameter("Runtime and Handler are mandatory parameters for functions created with deployment packages.")
+	case in.PackageType != "Image":
+		return ref, errInvalidParameter("The simulator runs functions of PackageType Image only; Zip deployment packages are not supported.")
+	case in.Code.ImageUri == "":
+		return ref, errInvalidParameter("Please provide ImageUri when creating a function with packageType Image.")
+	case len(in.Code.ZipFile) > 0 || in.Code.S3Bucket != "":
+		return ref, errInvalidParameter("Please don't provide ZipFile or S3 code when creating a function with packageType Image.")
+	}
+	return ref, in.configInput.checkImageRules()
+}
+
+// check adds the model's constraint violations of the shared members.
+func (in *configInput) check(v *violations) {
+	if in.Role != "" && !roleRE.MatchString(in.Role) {
 		v.add(in.Role, "role", "Member must satisfy regular expression pattern: "+rolePattern)
 	}
 	if in.MemorySize != nil {
-		rangeCheck(&v, int64(*in.MemorySize), "memorySize", 128, 10240)
+		rangeCheck(v, int64(*in.MemorySize), "memorySize", 128, 10240)
 	}
 	if in.Timeout != nil {
-		rangeCheck(&v, int64(*in.Timeout), "timeout", 1, 900)
+		rangeCheck(v, int64(*in.Timeout), "timeout", 1, 900)
 	}
 	if in.EphemeralStorage != nil {
-		rangeCheck(&v, int64(in.EphemeralStorage.Size), "ephemeralStorage.size", 512, 10240)
+		rangeCheck(v, int64(in.EphemeralStorage.Size), "ephemeralStorage.size", 512, 10240)
 	}
 	if in.Description != nil && len(*in.Description) > 256 {
 		v.add(*in.Description, "description", "Member must have length less than or equal to 256")
-	}
-	if len(in.Architectures) > 1 {
-		v.add("["+strings.Join(in.Architectures, ", ")+"]", "architectures", "Member must have length less than or equal to 1")
-	}
-	for _, a := range in.Architectures {
-		if !architectures[a] {
-			v.add("["+strings.Join(in.Architectures, ", ")+"]", "architectures", "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64]]")
-			break
-		}
-	}
-	if in.PackageType != "" && in.PackageType != "Zip" && in.PackageType != "Image" {
-		v.add(in.PackageType, "packageType", "Member must satisfy enum value set: [Zip, Image]")
 	}
 	if in.Environment != nil {
 		for k := range in.Environment.Variables {
@@ -223,44 +256,47 @@ func (s *Service) validateCreate(in *createFunctionInput) (functionRef, error) {
 			v.add(in.VpcConfig.SecurityGroupIds, "vpcConfig.securityGroupIds", "Member must have length less than or equal to 5")
 		}
 	}
-	if err := v.err(); err != nil {
-		return ref, err
-	}
-	if ref.qualifier != "" {
-		return ref, errInvalidParameter("Unsupported function name: a qualifier is not allowed in CreateFunction.")
-	}
+}
 
+// checkArchitectures checks an Architectures list: one of x86_64, arm64.
+func checkArchitectures(v *violations, list []string) {
+	if len(list) > 1 {
+		v.add("["+strings.Join(list, ", ")+"]", "architectures", "Member must have length less than or equal to 1")
+	}
+	for _, a := range list {
+		if !architectures[a] {
+			v.add("["+strings.Join(list, ", ")+"]", "architectures", "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64]]")
+			break
+		}
+	}
+}
+
+// checkImageRules applies Lambda's semantic checks for an Image function.
+func (in *configInput) checkImageRules() error {
 	switch {
-	case in.PackageType == "" && (in.Runtime == "" || in.Handler == ""):
-		return ref, errInvalidParameter("Runtime and Handler are mandatory parameters for functions created with deployment packages.")
-	case in.PackageType != "Image":
-		return ref, errInvalidParameter("The simulator runs functions of PackageType Image only; Zip deployment packages are not supported.")
-	case in.Code.ImageUri == "":
-		return ref, errInvalidParameter("Please provide ImageUri when creating a function with packageType Image.")
-	case len(in.Code.ZipFile) > 0 || in.Code.S3Bucket != "":
-		return ref, errInvalidParameter("Please don't provide ZipFile or S3 code when creating a function with packageType Image.")
 	case len(in.Layers) > 0:
-		return ref, errInvalidParameter("Layers are not supported for functions with packageType Image.")
+		return errInvalidParameter("Layers are not supported for functions with packageType Image.")
 	case in.Runtime != "" || in.Handler != "":
-		return ref, errInvalidParameter("Runtime and Handler are not supported for functions with packageType Image.")
+		return errInvalidParameter("Runtime and Handler are not supported for functions with packageType Image.")
 	}
-	if in.Environment != nil && len(in.Environment.Variables) > 0 {
-		var used []string
-		for _, k := range reservedEnv {
-			if _, ok := in.Environment.Variables[k]; ok {
-				used = append(used, k)
-			}
-		}
-		if len(used) > 0 {
-			return ref, errInvalidParameter("Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: " + strings.Join(used, ", "))
-		}
-		// AWS measures the variables as compact JSON.
-		measured, _ := json.Marshal(in.Environment.Variables)
-		if len(measured) > 4096 {
-			return ref, errInvalidParameter("Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: " + string(measured))
+	if in.Environment == nil || len(in.Environment.Variables) == 0 {
+		return nil
+	}
+	var used []string
+	for _, k := range reservedEnv {
+		if _, ok := in.Environment.Variables[k]; ok {
+			used = append(used, k)
 		}
 	}
-	return ref, nil
+	if len(used) > 0 {
+		return errInvalidParameter("Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: " + strings.Join(used, ", "))
+	}
+	// AWS measures the variables as compact JSON.
+	measured, _ := json.Marshal(in.Environment.Variables)
+	if len(measured) > 4096 {
+		return errInvalidParameter("Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: " + string(measured))
+	}
+	return nil
 }
 
 func rangeCheck(v *violations, n int64, member string, lo, hi int64) {
@@ -310,9 +346,10 @@ func (s *Service) createFunction(w http.ResponseWriter, r *http.Request) {
 	if err := s.logs.EnsureLogGroup(conf.LoggingConfig.LogGroup); err != nil {
 		slog.Warn("lambda: create log group", "group", conf.LoggingConfig.LogGroup, "err", err)
 	}
+	s.save()
 	s.startDispatcher(fn)
-	// Lambda provisions asynchronously: Pending now, Active after PendingDelay.
-	time.AfterFunc(s.cfg.PendingDelay, func() { s.activate(fn) })
+	// Lambda provisions asynchronously: Pending now, Active (or Failed) later.
+	go s.activate(fn)
 	slog.Info("lambda: function created", "function", ref.name, "image", pullRef)
 	awsapi.WriteJSON(w, http.StatusCreated, conf)
 }
@@ -337,51 +374,11 @@ func (s *Service) newFunction(name string, in *createFunctionInput, pullRef, dig
 		TracingConfig:    tracingConfig{Mode: "PassThrough"},
 		Version:          "$LATEST",
 		LoggingConfig:    loggingConfig{LogFormat: "Text", LogGroup: "/aws/lambda/" + name},
-		DeadLetterConfig: in.DeadLetterConfig,
-		KMSKeyArn:        in.KMSKeyArn,
 	}
 	if len(in.Architectures) == 1 {
 		conf.Architectures = in.Architectures
 	}
-	if in.Description != nil {
-		conf.Description = *in.Description
-	}
-	if in.MemorySize != nil {
-		conf.MemorySize = *in.MemorySize
-	}
-	if in.Timeout != nil {
-		conf.Timeout = *in.Timeout
-	}
-	if in.EphemeralStorage != nil {
-		conf.EphemeralStorage = *in.EphemeralStorage
-	}
-	if in.Environment != nil {
-		conf.Environment = &environmentVars{Variables: in.Environment.Variables}
-	}
-	if ic := in.ImageConfig; ic != nil && (ic.EntryPoint != nil || ic.Command != nil || ic.WorkingDirectory != "") {
-		conf.ImageConfigResponse = &imageConfigResponse{ImageConfig: ic}
-	}
-	if lc := in.LoggingConfig; lc != nil {
-		if lc.LogFormat != "" {
-			conf.LoggingConfig.LogFormat = lc.LogFormat
-		}
-		if lc.LogGroup != "" {
-			conf.LoggingConfig.LogGroup = lc.LogGroup
-		}
-		if conf.LoggingConfig.LogFormat == "JSON" {
-			conf.LoggingConfig.ApplicationLogLevel = orDefault(lc.ApplicationLogLevel, "INFO")
-			conf.LoggingConfig.SystemLogLevel = orDefault(lc.SystemLogLevel, "INFO")
-		}
-	}
-	if in.TracingConfig != nil && in.TracingConfig.Mode != "" {
-		conf.TracingConfig = *in.TracingConfig
-	}
-	if vc := in.VpcConfig; vc != nil && len(vc.SubnetIds) > 0 {
-		out := *vc
-		out.VpcId = "vpc-" + strings.ReplaceAll(awsapi.RequestID(), "-", "")[:17]
-		conf.VpcConfig = &out
-	}
-	conf.FileSystemConfigs = in.FileSystemConfigs
+	in.configInput.apply(&conf)
 
 	tags := map[string]string{}
 	for k, v := range in.Tags {
@@ -398,6 +395,72 @@ func (s *Service) newFunction(name string, in *createFunctionInput, pullRef, dig
 		cancel:      cancel,
 		envs:        map[*environment]bool{},
 		kick:        make(chan struct{}, 1),
+	}
+}
+
+// apply sets the members given in the request on conf; members left out
+// keep their values, as in UpdateFunctionConfiguration.
+func (in *configInput) apply(conf *functionConfiguration) {
+	if in.Role != "" {
+		conf.Role = in.Role
+	}
+	if in.Description != nil {
+		conf.Description = *in.Description
+	}
+	if in.MemorySize != nil {
+		conf.MemorySize = *in.MemorySize
+	}
+	if in.Timeout != nil {
+		conf.Timeout = *in.Timeout
+	}
+	if in.EphemeralStorage != nil {
+		conf.EphemeralStorage = *in.EphemeralStorage
+	}
+	if in.Environment != nil {
+		conf.Environment = nil
+		if len(in.Environment.Variables) > 0 {
+			conf.Environment = &environmentVars{Variables: copyMap(in.Environment.Variables)}
+		}
+	}
+	if ic := in.ImageConfig; ic != nil {
+		conf.ImageConfigResponse = nil
+		if ic.EntryPoint != nil || ic.Command != nil || ic.WorkingDirectory != "" {
+			c := *ic
+			conf.ImageConfigResponse = &imageConfigResponse{ImageConfig: &c}
+		}
+	}
+	if lc := in.LoggingConfig; lc != nil {
+		if lc.LogFormat != "" {
+			conf.LoggingConfig.LogFormat = lc.LogFormat
+		}
+		if lc.LogGroup != "" {
+			conf.LoggingConfig.LogGroup = lc.LogGroup
+		}
+		conf.LoggingConfig.ApplicationLogLevel, conf.LoggingConfig.SystemLogLevel = "", ""
+		if conf.LoggingConfig.LogFormat == "JSON" {
+			conf.LoggingConfig.ApplicationLogLevel = orDefault(lc.ApplicationLogLevel, "INFO")
+			conf.LoggingConfig.SystemLogLevel = orDefault(lc.SystemLogLevel, "INFO")
+		}
+	}
+	if in.TracingConfig != nil && in.TracingConfig.Mode != "" {
+		conf.TracingConfig = *in.TracingConfig
+	}
+	if vc := in.VpcConfig; vc != nil {
+		conf.VpcConfig = nil
+		if len(vc.SubnetIds) > 0 {
+			out := *vc
+			out.VpcId = "vpc-" + strings.ReplaceAll(awsapi.RequestID(), "-", "")[:17]
+			conf.VpcConfig = &out
+		}
+	}
+	if in.DeadLetterConfig != nil {
+		conf.DeadLetterConfig = in.DeadLetterConfig
+	}
+	if in.KMSKeyArn != nil {
+		conf.KMSKeyArn = *in.KMSKeyArn
+	}
+	if in.FileSystemConfigs != nil {
+		conf.FileSystemConfigs = in.FileSystemConfigs
 	}
 }
 
@@ -418,19 +481,6 @@ func resolvedImageURI(uri, digest string) string {
 		repo = repo[:i]
 	}
 	return repo + "@" + digest
-}
-
-// activate ends provisioning: Active, LastUpdateStatus Successful and a new
-// RevisionId, as AWS shows once a create has finished.
-func (s *Service) activate(fn *function) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if fn.ctx.Err() != nil {
-		return
-	}
-	fn.conf.State, fn.conf.StateReason, fn.conf.StateReasonCode = "Active", "", ""
-	fn.conf.LastUpdateStatus = "Successful"
-	fn.conf.RevisionId = awsapi.RequestID()
 }
 
 // lookup finds the function a FunctionName names. Only $LATEST exists:
@@ -528,7 +578,9 @@ func (s *Service) deleteFunction(w http.ResponseWriter, r *http.Request) {
 		envs = append(envs, e)
 	}
 	fn.envs, fn.idle, fn.queue = map[*environment]bool{}, nil, nil
+	s.wakeQueuesLocked() // a reservation may have gone with it
 	s.mu.Unlock()
+	s.save()
 
 	// Remove the containers before answering, so that a caller that checks
 	// the engine right after sees none.
@@ -626,6 +678,7 @@ func (s *Service) tagResource(w http.ResponseWriter, r *http.Request) {
 		fn.tags[k] = v
 	}
 	s.mu.Unlock()
+	s.save()
 	w.Header().Set("x-amzn-RequestId", awsapi.RequestID())
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -641,6 +694,7 @@ func (s *Service) untagResource(w http.ResponseWriter, r *http.Request) {
 		delete(fn.tags, k)
 	}
 	s.mu.Unlock()
+	s.save()
 	w.Header().Set("x-amzn-RequestId", awsapi.RequestID())
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -742,6 +796,7 @@ func (s *Service) writeEventInvokeConfig(w http.ResponseWriter, r *http.Request,
 	fn.invokeCfg = cfg
 	out := *cfg
 	s.mu.Unlock()
+	s.save()
 	awsapi.WriteJSON(w, http.StatusOK, out)
 }
 
@@ -781,6 +836,7 @@ func (s *Service) deleteEventInvokeConfig(w http.ResponseWriter, r *http.Request
 		fail(w, errNotFound(fmt.Sprintf("The function %s doesn't have an EventInvokeConfig", arn)))
 		return
 	}
+	s.save()
 	w.Header().Set("x-amzn-RequestId", awsapi.RequestID())
 	w.WriteHeader(http.StatusNoContent)
 }

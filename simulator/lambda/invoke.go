@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"time"
 
@@ -149,13 +149,34 @@ func (s *Service) invoke(w http.ResponseWriter, r *http.Request) {
 // invokeSync runs inv and waits for its result. The caller going away does
 // not stop it: Lambda runs an invocation to its end.
 func (s *Service) invokeSync(fn *function, inv *invocation) (invokeResult, error) {
+	sl, reason := s.takeSlot(fn)
+	if sl == nil {
+		return invokeResult{}, errThrottled(reason)
+	}
 	e, err := s.acquire(fn)
 	if err != nil {
+		s.releaseSlot(sl)
+		var fe *functionError
+		if errors.As(err, &fe) {
+			return fe.result(inv.id), nil
+		}
 		return invokeResult{}, err
 	}
 	inv.done = make(chan invokeResult, 1)
-	go s.execute(fn, e, inv)
+	go s.execute(fn, e, inv, sl)
 	return <-inv.done, nil
+}
+
+// functionError is a failure Lambda reports as the invocation's function
+// error (200, X-Amz-Function-Error) rather than as an API error.
+type functionError struct {
+	errType, msg string
+}
+
+func (f *functionError) Error() string { return f.errType + ": " + f.msg }
+
+func (f *functionError) result(requestID string) invokeResult {
+	return errorResult(f.errType, "RequestId: "+requestID+" Error: "+f.msg)
 }
 
 // enqueue queues an asynchronous event for the function's dispatcher.
@@ -174,25 +195,32 @@ func (s *Service) enqueue(fn *function, inv *invocation) {
 }
 
 // startDispatcher runs the function's async queue until it is deleted: each
-// event goes to an idle warm environment or a new one.
+// event, once a concurrency slot is free, goes to an idle warm environment
+// or a new one; without a slot, events wait in order.
 func (s *Service) startDispatcher(fn *function) {
 	go func() {
 		for {
-			select {
-			case <-fn.ctx.Done():
-				return
-			case <-fn.kick:
-			}
-			for {
-				s.mu.Lock()
-				if len(fn.queue) == 0 {
-					s.mu.Unlock()
+			s.mu.Lock()
+			freed := s.slotFreed
+			for len(fn.queue) > 0 {
+				sl, _ := s.takeSlotLocked(fn)
+				if sl == nil {
 					break
 				}
 				inv := fn.queue[0]
 				fn.queue = fn.queue[1:]
-				s.mu.Unlock()
-				go s.runAsync(fn, inv)
+				go s.runAsync(fn, inv, sl)
+			}
+			var wake <-chan struct{}
+			if len(fn.queue) > 0 {
+				wake = freed
+			}
+			s.mu.Unlock()
+			select {
+			case <-fn.ctx.Done():
+				return
+			case <-fn.kick:
+			case <-wake:
 			}
 		}
 	}()
@@ -200,7 +228,7 @@ func (s *Service) startDispatcher(fn *function) {
 
 // runAsync runs one attempt of an event and schedules a retry after a
 // function error, as the event-invoke config allows.
-func (s *Service) runAsync(fn *function, inv *invocation) {
+func (s *Service) runAsync(fn *function, inv *invocation, sl *slot) {
 	s.mu.Lock()
 	retries, maxAge := 2, 6*time.Hour
 	if c := fn.invokeCfg; c != nil {
@@ -214,18 +242,20 @@ func (s *Service) runAsync(fn *function, inv *invocation) {
 	name := fn.conf.FunctionName
 	s.mu.Unlock()
 	if age := time.Since(inv.received); age > maxAge {
+		s.releaseSlot(sl)
 		slog.Info("lambda: event dropped: older than MaximumEventAgeInSeconds", "function", name, "requestId", inv.id, "age", age)
 		return
 	}
 
 	failed := true
 	if e, err := s.acquire(fn); err != nil {
+		s.releaseSlot(sl)
 		if fn.ctx.Err() != nil {
 			return
 		}
 		slog.Warn("lambda: no environment for event", "function", name, "requestId", inv.id, "err", err)
 	} else {
-		failed = s.execute(fn, e, inv).functionError != ""
+		failed = s.execute(fn, e, inv, sl).functionError != ""
 	}
 	if !failed {
 		return
@@ -247,10 +277,12 @@ func (s *Service) runAsync(fn *function, inv *invocation) {
 	time.AfterFunc(delay, func() { s.enqueue(fn, next) })
 }
 
-// execute runs inv on e, then returns e to the warm pool or discards it.
-func (s *Service) execute(fn *function, e *environment, inv *invocation) invokeResult {
+// execute runs inv on e, then returns e to the warm pool or discards it,
+// and gives back the invocation's concurrency slot.
+func (s *Service) execute(fn *function, e *environment, inv *invocation, sl *slot) invokeResult {
 	res, keep := e.run(inv)
 	s.release(fn, e, keep)
+	s.releaseSlot(sl)
 	return res
 }
 
@@ -271,7 +303,7 @@ func (s *Service) acquire(fn *function) (*environment, error) {
 		s.mu.Unlock()
 		return e, nil
 	}
-	conf, pullRef := fn.conf, fn.pullRef
+	conf, pullRef, gen := fn.live, fn.livePullRef, fn.generation
 	s.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(fn.ctx, 5*time.Minute)
@@ -281,11 +313,16 @@ func (s *Service) acquire(fn *function) (*environment, error) {
 		if fn.ctx.Err() != nil {
 			return nil, errFunctionNotFound(conf.FunctionArn)
 		}
+		var fe *functionError
+		if errors.As(err, &fe) {
+			return nil, err
+		}
 		slog.Error("lambda: start execution environment", "function", conf.FunctionName, "err", err)
 		return nil, errService("Lambda could not start an execution environment for " + conf.FunctionName + ": " + err.Error())
 	}
 	s.mu.Lock()
 	gone := fn.ctx.Err() != nil || s.closed
+	e.gen = gen
 	if !gone {
 		fn.envs[e] = true
 	}
@@ -302,7 +339,8 @@ func (s *Service) acquire(fn *function) (*environment, error) {
 func (s *Service) release(fn *function, e *environment, keep bool) {
 	if keep {
 		s.mu.Lock()
-		if fn.ctx.Err() == nil && !s.closed && fn.envs[e] && !isClosed(e.exited) {
+		// An environment of a configuration an update replaced retires.
+		if fn.ctx.Err() == nil && !s.closed && fn.envs[e] && !isClosed(e.exited) && e.gen == fn.generation {
 			fn.idle = append(fn.idle, e)
 			e.idleTimer = time.AfterFunc(s.cfg.IdleTimeout, func() {
 				if s.takeIdle(e) {
@@ -401,7 +439,7 @@ func (e *environment) run(inv *invocation) (res invokeResult, keep bool) {
 		// Output written during init belongs before START.
 		e.out.settle()
 	}
-	e.out.platform(fmt.Sprintf("START RequestId: %s Version: $LATEST\n", inv.id))
+	e.out.platform(e.startLine(inv.id))
 	delivered := false
 	if !failed {
 		select {
@@ -443,23 +481,33 @@ func (e *environment) run(inv *invocation) (res invokeResult, keep bool) {
 	duration := end.Sub(inv.start)
 
 	var lines []string
+	st := endStatus{status: "success"}
 	switch out {
 	case outcomeResult:
 		res.payload = rr.payload
 		if rr.errType != "" {
 			res.functionError = "Unhandled"
+			st.status = "error"
 		}
 	case outcomeExited:
 		reason := e.exitReason()
 		res = errorResult("Runtime.ExitError", fmt.Sprintf("RequestId: %s Error: %s", inv.id, reason))
 		lines = append(lines, fmt.Sprintf("RequestId: %s Error: %s\nRuntime.ExitError\n", inv.id, reason))
+		st = endStatus{status: "error", errorType: "Runtime.ExitError", platform: true}
 	case outcomeInitFailed:
 		res = invokeResult{payload: e.initErr, functionError: "Unhandled"}
+		var body struct{ ErrorType string }
+		_ = json.Unmarshal(e.initErr, &body)
+		st = endStatus{status: "error", errorType: orDefault(body.ErrorType, "Runtime.Unknown"), platform: true}
 	case outcomeTimedOut:
 		secs := fmt.Sprintf("%.2f", timeout.Seconds())
 		res = errorResult("Sandbox.Timedout", fmt.Sprintf("RequestId: %s Error: Task timed out after %s seconds", inv.id, secs))
-		lines = append(lines, fmt.Sprintf("%s %s Task timed out after %s seconds\n", end.UTC().Format("2006-01-02T15:04:05.000Z"), inv.id, secs))
+		lines = append(lines, fmt.Sprintf("%s %s Task timed out after %s seconds\n", end.UTC().Format(jsonTimeLayout), inv.id, secs))
 		duration = timeout
+		st = endStatus{status: "timeout", platform: true}
+	}
+	if e.jsonLogs() {
+		lines = nil // the JSON records carry the status instead
 	}
 	keep = out == outcomeResult
 
@@ -477,8 +525,8 @@ func (e *environment) run(inv *invocation) (res invokeResult, keep bool) {
 	for _, l := range lines {
 		e.out.platform(l)
 	}
-	e.out.platform(fmt.Sprintf("END RequestId: %s\n", inv.id))
-	e.out.platform(reportLine(inv.id, duration, cold, initDur, e.conf.MemorySize, mem))
+	e.out.platform(e.endLine(inv.id, st, duration))
+	e.out.platform(e.reportLine(inv.id, st, reportMetrics{duration: duration, cold: cold, initDur: initDur, memSize: e.conf.MemorySize, memUsed: mem}))
 	if inv.tail {
 		res.logTail = e.out.endCapture()
 		if inv.done != nil {
@@ -493,23 +541,4 @@ func errorResult(typ, msg string) invokeResult {
 		payload:       mustJSON(map[string]string{"errorType": typ, "errorMessage": msg}),
 		functionError: "Unhandled",
 	}
-}
-
-// reportLine is Lambda's REPORT line: Init Duration only on a cold start,
-// last, and a trailing tab. Container images are billed their init too.
-func reportLine(id string, d time.Duration, cold bool, initDur time.Duration, memSize int32, memUsed int) string {
-	ms := float64(d) / float64(time.Millisecond)
-	billed := int64(math.Ceil(ms))
-	if billed < 1 {
-		billed = 1
-	}
-	line := fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\t",
-		id, ms, billed, memSize, max(memUsed, 1))
-	if cold {
-		initMS := float64(initDur) / float64(time.Millisecond)
-		billed += int64(math.Ceil(initMS))
-		line = fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\tInit Duration: %.2f ms\t",
-			id, ms, billed, memSize, max(memUsed, 1), initMS)
-	}
-	return line + "\n"
 }

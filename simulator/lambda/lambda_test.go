@@ -473,7 +473,7 @@ func TestValidation(t *testing.T) {
 		strings.TrimSpace(string(body)) != `{"Message":"Function not found: arn:aws:lambda:us-east-1:123456789012:function:nope","Type":"User"}` {
 		t.Errorf("404 wire: %d %s %s", resp.StatusCode, resp.Header.Get("x-amzn-ErrorType"), body)
 	}
-	req, _ := http.NewRequest(http.MethodPut, f.url+"/2015-03-31/functions/valid/code", nil)
+	req, _ := http.NewRequest(http.MethodPut, f.url+"/2015-03-31/functions/valid/no-such-operation", nil)
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -33,6 +33,9 @@ type Config struct {
 	// RuntimeAPIHost is the IP the Runtime API listens on and that function
 	// containers dial. Empty: the Docker bridge network's gateway.
 	RuntimeAPIHost string
+	// AccountConcurrency is the account's concurrent-executions limit
+	// (default 1000, AWS's default per Region).
+	AccountConcurrency int
 }
 
 // Service is the simulated Lambda.
@@ -43,11 +46,14 @@ type Service struct {
 	docker   *dockerHost
 	instance string // labels this simulator's containers
 
-	live sync.WaitGroup // environments not yet fully destroyed
+	live   sync.WaitGroup // environments not yet fully destroyed
+	saveMu sync.Mutex     // one write of the function store at a time
 
-	mu        sync.Mutex
-	functions map[string]*function
-	closed    bool
+	mu            sync.Mutex
+	functions     map[string]*function
+	closed        bool
+	pooledRunning int           // invocations drawing on the unreserved pool
+	slotFreed     chan struct{} // closed and replaced whenever a slot may have freed
 }
 
 // New returns the service and removes the containers a previous simulator
@@ -65,6 +71,9 @@ func New(cfg Config, logs Logs, images Images) (*Service, error) {
 	if cfg.RetryDelays == nil {
 		cfg.RetryDelays = []time.Duration{time.Minute, 2 * time.Minute}
 	}
+	if cfg.AccountConcurrency <= 0 {
+		cfg.AccountConcurrency = 1000
+	}
 	if cfg.InitTimeout <= 0 {
 		cfg.InitTimeout = 10 * time.Second
 	}
@@ -76,6 +85,10 @@ func New(cfg Config, logs Logs, images Images) (*Service, error) {
 		cfg: cfg, logs: logs, images: images, docker: docker,
 		instance:  awsapi.RequestID(),
 		functions: map[string]*function{},
+		slotFreed: make(chan struct{}),
+	}
+	if err := s.load(); err != nil {
+		return nil, fmt.Errorf("restore functions: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -42,6 +42,7 @@ import (
 var (
 	registryHost string // 127.0.0.1:port of the test registry
 	handlerImage string // the handler image's URI, by tag
+	handlerBin   string // the handler binary, for variants of the image
 	dockerClient *client.Client
 )
 
@@ -68,7 +69,8 @@ func runMain(m *testing.M) int {
 	defer reg.Close()
 	registryHost = strings.TrimPrefix(reg.URL, "http://")
 	handlerImage = registryHost + "/handler:latest"
-	if err := pushHandlerImage(bin, handlerImage); err != nil {
+	handlerBin = bin
+	if err := pushHandlerImage(handlerImage, "amd64"); err != nil {
 		fmt.Fprintln(os.Stderr, "push handler image:", err)
 		return 1
 	}
@@ -99,10 +101,11 @@ func removePulledImages() {
 	}
 }
 
-// pushHandlerImage packs the handler binary as the single layer of a
-// linux/amd64 image whose entrypoint is /handler, and pushes it.
-func pushHandlerImage(bin, ref string) error {
-	data, err := os.ReadFile(bin)
+// pushHandlerImage packs the handler binary (built for amd64) as the single
+// layer of an image whose config says arch, whose entrypoint is /handler and
+// whose environment has env, and pushes it.
+func pushHandlerImage(ref, arch string, env ...string) error {
+	data, err := os.ReadFile(handlerBin)
 	if err != nil {
 		return err
 	}
@@ -130,8 +133,8 @@ func pushHandlerImage(bin, ref string) error {
 		return err
 	}
 	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", "amd64"
-	cf.Config = v1.Config{Entrypoint: []string{"/handler"}, WorkingDir: "/"}
+	cf.OS, cf.Architecture = "linux", arch
+	cf.Config = v1.Config{Entrypoint: []string{"/handler"}, WorkingDir: "/", Env: env}
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		return err
 	}
@@ -219,6 +222,9 @@ type fixture struct {
 	logs   *memLogs
 	url    string
 	client *awslambda.Client
+
+	close     func() // closes the service and its server, once
+	closeOnce sync.Once
 }
 
 func newFixture(t *testing.T, cfg Config) *fixture {
@@ -230,6 +236,13 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 		cfg.RetryDelays = []time.Duration{200 * time.Millisecond, 400 * time.Millisecond}
 	}
 	logs := &memLogs{}
+	return startFixture(t, cfg, logs)
+}
+
+// startFixture starts a service on logs, which a restarted fixture shares
+// with the one before, as CloudWatch outlives a simulator restart.
+func startFixture(t *testing.T, cfg Config, logs *memLogs) *fixture {
+	t.Helper()
 	svc, err := New(cfg, logs, testImages{})
 	if err != nil {
 		t.Fatal(err)
@@ -237,20 +250,25 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	mux := http.NewServeMux()
 	svc.Register(mux)
 	srv := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := svc.Close(ctx); err != nil {
-			t.Errorf("close: %v", err)
-		}
-		srv.Close()
-	})
+	f := &fixture{svc: svc, logs: logs, url: srv.URL}
+	f.close = func() {
+		f.closeOnce.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := svc.Close(ctx); err != nil {
+				t.Errorf("close: %v", err)
+			}
+			srv.Close()
+		})
+	}
+	t.Cleanup(f.close)
 	c := awslambda.New(awslambda.Options{
 		BaseEndpoint: aws.String(srv.URL),
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 	})
-	return &fixture{svc: svc, logs: logs, url: srv.URL, client: c}
+	f.client = c
+	return f
 }
 
 // containers lists the engine's containers of a function.

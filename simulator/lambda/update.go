@@ -23,9 +23,14 @@ const provisionTimeout = 5 * time.Minute
 // Lambda optimises an image before a function becomes Active. It returns
 // AWS's reason code and text when the image is unusable.
 func (s *Service) provision(fn *function, resolvedURI, pullRef string) (code, reason string) {
+	// Lambda takes a while to provision: PendingDelay stands for it.
+	select {
+	case <-time.After(s.cfg.PendingDelay):
+	case <-fn.ctx.Done():
+		return "", ""
+	}
 	ctx, cancel := context.WithTimeout(fn.ctx, provisionTimeout)
 	defer cancel()
-	start := time.Now()
 	if _, _, err := s.images.Resolve(ctx, resolvedURI); err != nil {
 		slog.Info("lambda: image no longer available", "image", resolvedURI, "err", err)
 		return "ImageDeleted", "Lambda was unable to access the image " + resolvedURI + ". The image was deleted from the repository."
@@ -33,12 +38,6 @@ func (s *Service) provision(fn *function, resolvedURI, pullRef string) (code, re
 	// An engine that is down must not fail the function: invokes report it.
 	if err := s.docker.ensureImage(ctx, pullRef, s.images.EngineAuth()); err != nil {
 		slog.Warn("lambda: pre-pull of function image", "image", pullRef, "err", err)
-	}
-	if rest := s.cfg.PendingDelay - time.Since(start); rest > 0 {
-		select {
-		case <-time.After(rest):
-		case <-fn.ctx.Done():
-		}
 	}
 	return "", ""
 }

@@ -295,7 +295,10 @@ func TestFunctionErrors(t *testing.T) {
 		return out
 	}
 	check(`{"error":"boom"}`, "Test.Error", `^boom$`)
-	check(`{"exit":3}`, "Runtime.ExitError", `^RequestId: [0-9a-f-]{36} Error: Runtime exited with error: exit status 3$`)
+	exited := check(`{"exit":3}`, "Runtime.ExitError", `^RequestId: [0-9a-f-]{36} Error: Runtime exited with error: exit status 3$`)
+	if tail, _ := base64.StdEncoding.DecodeString(*exited.LogResult); !strings.Contains(string(tail), "\tStatus: error\tError Type: Runtime.ExitError\t\n") {
+		t.Errorf("exit log:\n%s", tail)
+	}
 	check(`{"exit":0}`, "Runtime.ExitError", `^RequestId: [0-9a-f-]{36} Error: Runtime exited without providing a reason$`)
 	start := time.Now()
 	out := check(`{"sleepMs":5000}`, "Sandbox.Timedout", `^RequestId: [0-9a-f-]{36} Error: Task timed out after 1\.00 seconds$`)
@@ -303,7 +306,8 @@ func TestFunctionErrors(t *testing.T) {
 		t.Errorf("timeout took %v", d)
 	}
 	tail, _ := base64.StdEncoding.DecodeString(*out.LogResult)
-	if !regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z [0-9a-f-]{36} Task timed out after 1\.00 seconds\n`).Match(tail) {
+	if !regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z [0-9a-f-]{36} Task timed out after 1\.00 seconds\n`).Match(tail) ||
+		!regexp.MustCompile(`REPORT RequestId: [0-9a-f-]{36}\tDuration: 1000\.00 ms\t.*\tStatus: timeout\t\n`).Match(tail) {
 		t.Errorf("timeout log:\n%s", tail)
 	}
 	// A handled error keeps the environment; the crashes and the timeout did not.
@@ -589,5 +593,30 @@ func TestNewRemovesOrphans(t *testing.T) {
 	newFixture(t, Config{})
 	if n := len(containers(t, "orphan")); n != 0 {
 		t.Errorf("%d orphans left", n)
+	}
+}
+
+// 10,000 lines written as fast as the handler can print all reach
+// CloudWatch, in order, between START and END.
+func TestTenThousandLinesInOrder(t *testing.T) {
+	f := newFixture(t, Config{PendingDelay: time.Millisecond})
+	f.create(t, &awslambda.CreateFunctionInput{FunctionName: aws.String("many")})
+	if out := invokeSync(t, f, "many", `{"stdout":10000}`); out.FunctionError != nil {
+		t.Fatalf("invoke: %s", out.Payload)
+	}
+	var m []string
+	eventually(t, 20*time.Second, "REPORT", func() bool {
+		for _, ev := range f.logs.group("/aws/lambda/many") {
+			m = messages(ev)
+		}
+		return len(m) > 0 && strings.HasPrefix(m[len(m)-1], "REPORT ")
+	})
+	if len(m) != 10004 || m[0] != "handler init\n" || !strings.HasPrefix(m[1], "START ") || !strings.HasPrefix(m[10002], "END ") {
+		t.Fatalf("%d events; first %q, last %q", len(m), m[:min(3, len(m))], m[max(0, len(m)-3):])
+	}
+	for i := 1; i <= 10000; i++ {
+		if m[i+1] != "out "+strconv.Itoa(i)+"\n" {
+			t.Fatalf("event %d = %q, want line %d", i+1, m[i+1], i)
+		}
 	}
 }

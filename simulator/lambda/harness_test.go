@@ -1,8 +1,6 @@
 package lambda
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -12,8 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -28,11 +24,9 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/sockerless-lambda/sockerless/simulator/lambda/lambdatest"
 )
 
 // The suite runs the real thing: a registry on 127.0.0.1 holding a test
@@ -58,11 +52,9 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "handler")
-	build := exec.Command("go", "build", "-o", bin, "./testdata/handler")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build handler: %v\n%s", err, out)
+	bin, err := lambdatest.BuildHandler(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
@@ -101,41 +93,10 @@ func removePulledImages() {
 	}
 }
 
-// pushHandlerImage packs the handler binary (built for amd64) as the single
-// layer of an image whose config says arch, whose entrypoint is /handler and
-// whose environment has env, and pushes it.
+// pushHandlerImage pushes an image of the handler (see lambdatest.Image).
 func pushHandlerImage(ref, arch string, env ...string) error {
-	data, err := os.ReadFile(handlerBin)
+	img, err := lambdatest.Image(handlerBin, arch, env...)
 	if err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	if err := tw.WriteHeader(&tar.Header{Name: "handler", Mode: 0o755, Size: int64(len(data)), ModTime: time.Unix(0, 0)}); err != nil {
-		return err
-	}
-	if _, err := tw.Write(data); err != nil {
-		return err
-	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil })
-	if err != nil {
-		return err
-	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	if err != nil {
-		return err
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return err
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", arch
-	cf.Config = v1.Config{Entrypoint: []string{"/handler"}, WorkingDir: "/", Env: env}
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		return err
 	}
 	r, err := name.ParseReference(ref, name.Insecure)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/pkg/namesgenerator"
@@ -59,6 +60,14 @@ func (b *Backend) handleContainerCreate(c *gin.Context) {
 	if err != nil {
 		writeError(c, err)
 		return
+	}
+	nets, err := b.checkCreateNetworks(req.NetworkingConfig, string(req.HostConfig.NetworkMode))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if len(nets) > 0 {
+		warnings = append(warnings, noTrafficWarning)
 	}
 	img, ok := b.store.LookupImage(req.Image)
 	if !ok {
@@ -110,7 +119,11 @@ func (b *Backend) handleContainerCreate(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	for _, nw := range nets {
+		_ = b.connect(nw, ctr, req.NetworkingConfig.EndpointsConfig[nw.Name])
+	}
 	slog.Info("container created", "container", ctr.ID[:12], "name", name, "function", ctr.FunctionName)
+	b.containerEvent(ctr, events.ActionCreate, nil)
 	writeJSON(c, http.StatusCreated, container.CreateResponse{ID: ctr.ID, Warnings: nonNil(warnings)})
 }
 
@@ -236,7 +249,7 @@ func (b *Backend) start(ctx context.Context, ctr *Container) error {
 	if snap.Status == stateRemoving {
 		return conflict("container is marked for removal and cannot be started")
 	}
-	inv := b.invocationFor(ctr, newID())
+	inv := b.agents.sign(b.invocationFor(ctr, ""))
 	r := newRun(ctr, inv.Token, inv)
 	b.agents.issue(r)
 	b.store.Update(ctr, func(c *Container) {
@@ -269,6 +282,7 @@ func (b *Backend) start(ctx context.Context, ctr *Container) error {
 	}
 	r.mu.Unlock()
 	b.journal.append(ctr, journalEntry{Kind: entryStart, Time: b.store.Snap(ctr).StartedAt, RequestID: requestID})
+	b.containerEvent(ctr, events.ActionStart, nil)
 	slog.Info("container started", "container", ctr.ID[:12], "function", ctr.FunctionName, "request", requestID)
 	// Until its agent connects (and if it never can), the run is followed
 	// through CloudWatch.
@@ -328,7 +342,8 @@ func (b *Backend) handleContainerWait(c *gin.Context) {
 		}
 		if done {
 			resp := container.WaitResponse{StatusCode: int64(snap.ExitCode)}
-			if snap.Error != "" && snap.Status != stateExited {
+			if snap.Error != "" && snap.StartedAt.IsZero() {
+				// The container never ran: its start failed.
 				resp.Error = &container.WaitExitError{Message: snap.Error}
 			}
 			_ = json.NewEncoder(c.Writer).Encode(resp)
@@ -389,6 +404,12 @@ func (b *Backend) removeContainer(ctx context.Context, ctr *Container) error {
 	if err := b.journal.remove(ctx, ctr.ID); err != nil {
 		slog.Error("container journal not deleted", "container", ctr.ID[:12], "err", err)
 	}
+	for name := range b.store.Snap(ctr).Networks {
+		if nw, err := b.networks.lookup(name); err == nil {
+			b.disconnect(nw, ctr)
+		}
+	}
+	b.containerEvent(ctr, events.ActionDestroy, nil)
 	b.store.Remove(ctr)
 	slog.Info("container removed", "container", ctr.ID[:12], "function", ctr.FunctionName)
 	return nil
@@ -435,6 +456,7 @@ func (b *Backend) handleContainerKill(c *gin.Context) {
 		writeError(c, conflict("Cannot kill container: %s: the container's agent has not connected yet", c.Param("id")))
 		return
 	}
+	b.containerEvent(ctr, events.ActionKill, map[string]string{"signal": sig})
 	c.Status(http.StatusNoContent)
 }
 
@@ -470,10 +492,13 @@ func (b *Backend) handleContainerStop(c *gin.Context) {
 		sig = "TERM"
 	}
 	b.kill(ctr, sig)
+	b.containerEvent(ctr, events.ActionKill, map[string]string{"signal": sig})
 	if grace < 0 || !b.waitStopped(ctr, grace) {
 		b.kill(ctr, "KILL")
+		b.containerEvent(ctr, events.ActionKill, map[string]string{"signal": "KILL"})
 		b.waitStopped(ctr, 30*time.Second)
 	}
+	b.containerEvent(ctr, events.ActionStop, nil)
 	c.Status(http.StatusNoContent)
 }
 
@@ -534,6 +559,7 @@ func summary(ctr *Container, snap Snapshot) container.Summary {
 		State: snap.Status, Status: statusText(snap), Mounts: []container.MountPoint{},
 	}
 	s.HostConfig.NetworkMode = string(ctr.HostConfig.NetworkMode)
+	s.NetworkSettings = &container.NetworkSettingsSummary{Networks: snap.Networks}
 	return s
 }
 
@@ -607,9 +633,7 @@ func (b *Backend) handleContainerInspect(c *gin.Context) {
 		},
 		Mounts: []container.MountPoint{},
 		Config: &cfg,
-		NetworkSettings: &container.NetworkSettings{
-			Networks: map[string]*network.EndpointSettings{},
-		},
+		NetworkSettings: &container.NetworkSettings{Networks: snap.Networks},
 	}
 	writeJSON(c, http.StatusOK, resp)
 }

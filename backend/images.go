@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/distribution/reference"
+	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/pkg/jsonmessage"
 	"github.com/gin-gonic/gin"
@@ -233,6 +234,7 @@ func (b *Backend) Pull(ctx context.Context, named reference.Named, progress func
 		image.RepoTags = nil
 	}
 	b.store.PutImage(image)
+	b.publish(events.ImageEventType, events.ActionPull, familiarString(named), map[string]string{"name": familiarString(named)})
 	progress(jsonmessage.JSONMessage{Status: "Status: Downloaded newer image for " + familiarString(named)})
 	return image, nil
 }

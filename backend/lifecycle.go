@@ -1,7 +1,10 @@
 package backend
 
 import (
+	"strconv"
 	"time"
+
+	"github.com/docker/docker/api/types/events"
 
 	"github.com/sockerless-lambda/sockerless/agent/protocol"
 )
@@ -28,7 +31,9 @@ func (b *Backend) agentHello(r *run, m protocol.Message) {
 // recordExit records the end of a run: state, waiters woken, and the exit
 // durably in the container's journal.
 func (b *Backend) recordExit(c *Container, code int, errMsg string, at time.Time) {
+	var started time.Time
 	b.store.Update(c, func(c *Container) {
+		started = c.startedAt
 		c.status = stateExited
 		c.exitCode = code
 		c.errMsg = errMsg
@@ -37,4 +42,7 @@ func (b *Backend) recordExit(c *Container, code int, errMsg string, at time.Time
 		c.exits++
 	})
 	b.journal.append(c, journalEntry{Kind: entryExit, ExitCode: &code, Error: errMsg, Time: at})
+	b.containerEvent(c, events.ActionDie, map[string]string{
+		"exitCode": strconv.Itoa(code), "execDuration": strconv.Itoa(int(at.Sub(started).Seconds())),
+	})
 }

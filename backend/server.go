@@ -34,6 +34,8 @@ type Backend struct {
 	deriver  *deriver
 	agents   *agents
 	journal  *journal
+	events   eventBus
+	networks *networks
 
 	api      *http.Server
 	apiLn    net.Listener
@@ -46,7 +48,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{cfg: cfg, aws: clients, store: NewStore()}
+	b := &Backend{cfg: cfg, aws: clients, store: NewStore(), networks: newNetworks()}
 	b.registry = &Registry{aws: clients, cfg: cfg}
 	if b.deriver, err = newDeriver(b.registry); err != nil {
 		return nil, err
@@ -58,7 +60,9 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		return nil, err
 	}
 	b.journal = &journal{b: b}
-	b.agents = newAgents(b)
+	if b.agents, err = newAgents(b); err != nil {
+		return nil, err
+	}
 	if err := b.recover(ctx); err != nil {
 		return nil, fmt.Errorf("rebuild containers from AWS: %w", err)
 	}
@@ -148,6 +152,7 @@ func (b *Backend) handler() http.Handler {
 	r.HEAD("/_ping", b.handlePing)
 	r.GET("/version", b.handleVersion)
 	r.GET("/info", b.handleInfo)
+	r.GET("/events", b.handleEvents)
 
 	r.POST("/containers/create", b.handleContainerCreate)
 	r.GET("/containers/json", b.handleContainerList)
@@ -160,6 +165,20 @@ func (b *Backend) handler() http.Handler {
 	r.GET("/containers/:id/logs", b.handleContainerLogs)
 	r.DELETE("/containers/:id", b.handleContainerDelete)
 	b.agentRoutes(r)
+
+	r.GET("/networks", b.handleNetworkList)
+	r.GET("/networks/:id", b.handleNetworkInspect)
+	r.POST("/networks/create", b.handleNetworkCreate)
+	r.POST("/networks/prune", b.handleNetworkPrune)
+	r.POST("/networks/:id/connect", b.handleNetworkConnect)
+	r.POST("/networks/:id/disconnect", b.handleNetworkDisconnect)
+	r.DELETE("/networks/:id", b.handleNetworkDelete)
+
+	r.GET("/volumes", b.handleVolumeList)
+	r.POST("/volumes/create", b.handleVolumeCreate)
+	r.POST("/volumes/prune", b.handleVolumePrune)
+	r.GET("/volumes/:name", b.handleVolumeInspect)
+	r.DELETE("/volumes/:name", b.handleVolumeInspect)
 
 	r.POST("/images/create", b.handleImageCreate)
 	// Image names contain slashes, so one catch-all route serves the list

@@ -51,6 +51,7 @@ type Container struct {
 	finishedAt time.Time
 	restarts   int
 	logStreams []string
+	networks   map[string]*network.EndpointSettings // by network name
 	run        *run          // the current or last run; nil before the first start
 	changed    chan struct{} // closed and replaced on every state change
 	exits      int           // how many times the container has exited
@@ -190,6 +191,7 @@ type Snapshot struct {
 	FinishedAt time.Time
 	Restarts   int
 	LogStreams []string
+	Networks   map[string]*network.EndpointSettings
 	Exits      int
 	Removed    bool
 	Changed    <-chan struct{}
@@ -204,6 +206,7 @@ func (s *Store) Snap(c *Container) Snapshot {
 		Name: c.name, Status: c.status, Pid: c.pid, ExitCode: c.exitCode, Error: c.errMsg,
 		StartedAt: c.startedAt, FinishedAt: c.finishedAt, Restarts: c.restarts,
 		LogStreams: append([]string(nil), c.logStreams...), Exits: c.exits, Removed: c.removed,
+		Networks: c.networkSettings(),
 		Changed: c.changed, Run: c.run,
 	}
 }
@@ -318,4 +321,18 @@ func isHex(s string) bool {
 		}
 	}
 	return true
+}
+
+// networkSettings is a copy of c's networks, with the default bridge when it
+// is on no other network, as Docker shows it. Called under the store's lock.
+func (c *Container) networkSettings() map[string]*network.EndpointSettings {
+	out := map[string]*network.EndpointSettings{}
+	for k, v := range c.networks {
+		cp := *v
+		out[k] = &cp
+	}
+	if len(out) == 0 {
+		out["bridge"] = &network.EndpointSettings{}
+	}
+	return out
 }

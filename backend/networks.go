@@ -1,0 +1,302 @@
+package backend
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/gin-gonic/gin"
+)
+
+// Networks are accepted and recorded, because docker-compose and CI runners
+// create them for every project and must not fail on that, but they carry no
+// traffic: Lambda functions cannot reach each other. Creating one says so.
+type networks struct {
+	mu   sync.Mutex
+	byID map[string]*network.Inspect
+}
+
+const noTrafficWarning = "Lambda functions accept no inbound connections: containers on this network cannot reach each other; the network is recorded only"
+
+func newNetworks() *networks {
+	n := &networks{byID: map[string]*network.Inspect{}}
+	bridge := &network.Inspect{
+		Name: "bridge", ID: newID(), Created: time.Now().UTC(), Scope: "local", Driver: "bridge",
+		EnableIPv4: true, IPAM: network.IPAM{Driver: "default", Config: []network.IPAMConfig{}},
+		Containers: map[string]network.EndpointResource{}, Options: map[string]string{}, Labels: map[string]string{},
+	}
+	n.byID[bridge.ID] = bridge
+	return n
+}
+
+// lookup finds a network by ID, name or unique ID prefix.
+func (n *networks) lookup(ref string) (*network.Inspect, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.lookupLocked(ref)
+}
+
+func (n *networks) lookupLocked(ref string) (*network.Inspect, error) {
+	if nw, ok := n.byID[ref]; ok {
+		return nw, nil
+	}
+	for _, nw := range n.byID {
+		if nw.Name == ref {
+			return nw, nil
+		}
+	}
+	var found *network.Inspect
+	for id, nw := range n.byID {
+		if ref != "" && strings.HasPrefix(id, ref) {
+			if found != nil {
+				return nil, badRequest("network %s is ambiguous", ref)
+			}
+			found = nw
+		}
+	}
+	if found == nil {
+		return nil, notFound("network %s not found", ref)
+	}
+	return found, nil
+}
+
+func (b *Backend) handleNetworkList(c *gin.Context) {
+	args, err := filters.FromJSON(c.Query("filters"))
+	if err == nil {
+		err = args.Validate(map[string]bool{"name": true, "id": true, "label": true, "driver": true, "type": true, "scope": true, "dangling": true})
+	}
+	if err != nil {
+		writeError(c, badRequest("%s", err))
+		return
+	}
+	b.networks.mu.Lock()
+	out := []network.Summary{}
+	for _, nw := range b.networks.byID {
+		if args.Contains("name") && !args.Match("name", nw.Name) {
+			continue
+		}
+		if args.Contains("id") && !args.Match("id", nw.ID) {
+			continue
+		}
+		if args.Contains("driver") && !args.ExactMatch("driver", nw.Driver) {
+			continue
+		}
+		if args.Contains("label") && !args.MatchKVList("label", nw.Labels) {
+			continue
+		}
+		if args.Contains("type") && !args.ExactMatch("type", map[bool]string{true: "builtin", false: "custom"}[nw.Name == "bridge"]) {
+			continue
+		}
+		out = append(out, *nw)
+	}
+	b.networks.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	writeJSON(c, http.StatusOK, out)
+}
+
+func (b *Backend) handleNetworkInspect(c *gin.Context) {
+	nw, err := b.networks.lookup(c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	b.networks.mu.Lock()
+	out := *nw
+	b.networks.mu.Unlock()
+	writeJSON(c, http.StatusOK, out)
+}
+
+func (b *Backend) handleNetworkCreate(c *gin.Context) {
+	var req network.CreateRequest
+	if err := json.NewDecoder(c.Request.Body).Decode(&req); err != nil {
+		writeError(c, badRequest("invalid JSON: %s", err))
+		return
+	}
+	if req.Name == "" {
+		writeError(c, badRequest("network name is required"))
+		return
+	}
+	if req.Driver == "" {
+		req.Driver = "bridge"
+	}
+	if req.Driver != "bridge" {
+		writeError(c, notImplemented("network driver %q is not supported on Lambda: only bridge networks are recorded", req.Driver))
+		return
+	}
+	b.networks.mu.Lock()
+	if _, err := b.networks.lookupLocked(req.Name); err == nil {
+		b.networks.mu.Unlock()
+		writeError(c, conflict("network with name %s already exists", req.Name))
+		return
+	}
+	nw := &network.Inspect{
+		Name: req.Name, ID: newID(), Created: time.Now().UTC(), Scope: "local", Driver: req.Driver,
+		EnableIPv4: true, Internal: req.Internal, Attachable: req.Attachable,
+		IPAM:       network.IPAM{Driver: "default", Config: []network.IPAMConfig{}},
+		Containers: map[string]network.EndpointResource{}, Options: nonNilMap(req.Options), Labels: nonNilMap(req.Labels),
+	}
+	if req.IPAM != nil {
+		nw.IPAM = *req.IPAM
+	}
+	b.networks.byID[nw.ID] = nw
+	b.networks.mu.Unlock()
+	b.publish(events.NetworkEventType, events.ActionCreate, nw.ID, map[string]string{"name": nw.Name, "type": nw.Driver})
+	writeJSON(c, http.StatusCreated, network.CreateResponse{ID: nw.ID, Warning: noTrafficWarning})
+}
+
+func (b *Backend) handleNetworkDelete(c *gin.Context) {
+	nw, err := b.networks.lookup(c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if err := b.removeNetwork(nw); err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (b *Backend) removeNetwork(nw *network.Inspect) error {
+	b.networks.mu.Lock()
+	defer b.networks.mu.Unlock()
+	if nw.Name == "bridge" {
+		return errorf(http.StatusForbidden, "bridge is a pre-defined network and cannot be removed")
+	}
+	if len(nw.Containers) > 0 {
+		return errorf(http.StatusForbidden, "error while removing network: network %s id %s has active endpoints", nw.Name, nw.ID)
+	}
+	delete(b.networks.byID, nw.ID)
+	b.publish(events.NetworkEventType, events.ActionDestroy, nw.ID, map[string]string{"name": nw.Name, "type": nw.Driver})
+	return nil
+}
+
+func (b *Backend) handleNetworkConnect(c *gin.Context) {
+	var req network.ConnectOptions
+	if err := json.NewDecoder(c.Request.Body).Decode(&req); err != nil && err != io.EOF {
+		writeError(c, badRequest("invalid JSON: %s", err))
+		return
+	}
+	nw, err := b.networks.lookup(c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	ctr, err := b.store.Lookup(req.Container)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if err := b.connect(nw, ctr, req.EndpointConfig); err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Status(http.StatusOK)
+}
+
+// connect records ctr on nw with its aliases.
+func (b *Backend) connect(nw *network.Inspect, ctr *Container, es *network.EndpointSettings) error {
+	if es == nil {
+		es = &network.EndpointSettings{}
+	}
+	b.networks.mu.Lock()
+	if _, ok := nw.Containers[ctr.ID]; ok {
+		b.networks.mu.Unlock()
+		return errorf(http.StatusForbidden, "endpoint with name %s already exists in network %s", strings.TrimPrefix(b.store.Snap(ctr).Name, "/"), nw.Name)
+	}
+	nw.Containers[ctr.ID] = network.EndpointResource{Name: strings.TrimPrefix(b.store.Snap(ctr).Name, "/"), EndpointID: newID()}
+	b.networks.mu.Unlock()
+	settings := *es
+	settings.NetworkID = nw.ID
+	b.store.Update(ctr, func(c *Container) {
+		if c.networks == nil {
+			c.networks = map[string]*network.EndpointSettings{}
+		}
+		c.networks[nw.Name] = &settings
+	})
+	b.publish(events.NetworkEventType, events.ActionConnect, nw.ID, map[string]string{"name": nw.Name, "type": nw.Driver, "container": ctr.ID})
+	return nil
+}
+
+func (b *Backend) handleNetworkDisconnect(c *gin.Context) {
+	var req network.DisconnectOptions
+	if err := json.NewDecoder(c.Request.Body).Decode(&req); err != nil && err != io.EOF {
+		writeError(c, badRequest("invalid JSON: %s", err))
+		return
+	}
+	nw, err := b.networks.lookup(c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	ctr, err := b.store.Lookup(req.Container)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	b.disconnect(nw, ctr)
+	c.Status(http.StatusOK)
+}
+
+func (b *Backend) disconnect(nw *network.Inspect, ctr *Container) {
+	b.networks.mu.Lock()
+	delete(nw.Containers, ctr.ID)
+	b.networks.mu.Unlock()
+	b.store.Update(ctr, func(c *Container) { delete(c.networks, nw.Name) })
+	b.publish(events.NetworkEventType, events.ActionDisconnect, nw.ID, map[string]string{"name": nw.Name, "type": nw.Driver, "container": ctr.ID})
+}
+
+func (b *Backend) handleNetworkPrune(c *gin.Context) {
+	b.networks.mu.Lock()
+	var unused []*network.Inspect
+	for _, nw := range b.networks.byID {
+		if nw.Name != "bridge" && len(nw.Containers) == 0 {
+			unused = append(unused, nw)
+		}
+	}
+	b.networks.mu.Unlock()
+	deleted := []string{}
+	for _, nw := range unused {
+		if b.removeNetwork(nw) == nil {
+			deleted = append(deleted, nw.Name)
+		}
+	}
+	writeJSON(c, http.StatusOK, network.PruneReport{NetworksDeleted: deleted})
+}
+
+// attachCreateNetworks records a new container on the networks its create
+// request names. An unknown network fails the create, as Docker does.
+func (b *Backend) checkCreateNetworks(req *network.NetworkingConfig, mode string) ([]*network.Inspect, error) {
+	var out []*network.Inspect
+	names := map[string]bool{}
+	if mode != "" && mode != "default" && mode != "bridge" {
+		names[mode] = true
+	}
+	for name := range req.EndpointsConfig {
+		if name != "default" && name != "bridge" {
+			names[name] = true
+		}
+	}
+	for name := range names {
+		nw, err := b.networks.lookup(name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, nw)
+	}
+	return out, nil
+}
+
+func nonNilMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}

@@ -631,8 +631,8 @@ func (b *Backend) handleContainerInspect(c *gin.Context) {
 			Driver: "lambda", Platform: "linux", HostConfig: ctr.HostConfig,
 			LogPath: "cloudwatch:" + ctr.LogGroup,
 		},
-		Mounts: []container.MountPoint{},
-		Config: &cfg,
+		Mounts:          []container.MountPoint{},
+		Config:          &cfg,
 		NetworkSettings: &container.NetworkSettings{Networks: snap.Networks},
 	}
 	writeJSON(c, http.StatusOK, resp)

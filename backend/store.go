@@ -52,9 +52,9 @@ type Container struct {
 	restarts   int
 	logStreams []string
 	networks   map[string]*network.EndpointSettings // by network name
-	run        *run          // the current or last run; nil before the first start
-	changed    chan struct{} // closed and replaced on every state change
-	exits      int           // how many times the container has exited
+	run        *run                                 // the current or last run; nil before the first start
+	changed    chan struct{}                        // closed and replaced on every state change
+	exits      int                                  // how many times the container has exited
 	removed    bool
 }
 
@@ -207,7 +207,7 @@ func (s *Store) Snap(c *Container) Snapshot {
 		StartedAt: c.startedAt, FinishedAt: c.finishedAt, Restarts: c.restarts,
 		LogStreams: append([]string(nil), c.logStreams...), Exits: c.exits, Removed: c.removed,
 		Networks: c.networkSettings(),
-		Changed: c.changed, Run: c.run,
+		Changed:  c.changed, Run: c.run,
 	}
 }
 

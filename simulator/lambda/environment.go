@@ -50,6 +50,7 @@ type environment struct {
 	exitCode   int
 	oomKilled  bool
 
+	runMu        sync.Mutex                 // one invocation at a time, its END and REPORT included
 	current      atomic.Pointer[invocation] // the invocation the runtime holds
 	initEnd      atomic.Int64               // unix nanos of the first /next: init done
 	invocations  int                        // completed, so the first one is the cold start

@@ -188,7 +188,7 @@ type fixture struct {
 	closeOnce sync.Once
 }
 
-func newFixture(t *testing.T, cfg Config) *fixture {
+func newFixture(t testing.TB, cfg Config) *fixture {
 	t.Helper()
 	if cfg.PendingDelay == 0 {
 		cfg.PendingDelay = 300 * time.Millisecond
@@ -202,7 +202,7 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 
 // startFixture starts a service on logs, which a restarted fixture shares
 // with the one before, as CloudWatch outlives a simulator restart.
-func startFixture(t *testing.T, cfg Config, logs *memLogs) *fixture {
+func startFixture(t testing.TB, cfg Config, logs *memLogs) *fixture {
 	t.Helper()
 	svc, err := New(cfg, logs, testImages{})
 	if err != nil {

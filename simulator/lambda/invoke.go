@@ -280,9 +280,18 @@ func (s *Service) runAsync(fn *function, inv *invocation, sl *slot) {
 // execute runs inv on e, then returns e to the warm pool or discards it,
 // and gives back the invocation's concurrency slot.
 func (s *Service) execute(fn *function, e *environment, inv *invocation, sl *slot) invokeResult {
-	res, keep := e.run(inv)
-	s.release(fn, e, keep)
-	s.releaseSlot(sl)
+	released := false
+	res, keep := e.run(inv, func() {
+		// The runtime is back at /next: the environment and the slot are free
+		// for the next invocation, which waits in run for END and REPORT.
+		released = true
+		s.release(fn, e, true)
+		s.releaseSlot(sl)
+	})
+	if !released {
+		s.release(fn, e, keep)
+		s.releaseSlot(sl)
+	}
 	return res
 }
 
@@ -344,6 +353,9 @@ func (s *Service) release(fn *function, e *environment, keep bool) {
 			fn.idle = append(fn.idle, e)
 			e.idleTimer = time.AfterFunc(s.cfg.IdleTimeout, func() {
 				if s.takeIdle(e) {
+					// Let a finishing invocation write its last lines first.
+					e.runMu.Lock()
+					e.runMu.Unlock() //nolint:staticcheck // a barrier, not a critical section
 					e.destroy("idle timeout")
 				}
 			})
@@ -402,7 +414,10 @@ const (
 // run hands inv to the runtime and waits for its result, the runtime's
 // exit or the timeout, whichever comes first; then writes END and REPORT.
 // keep reports whether the environment can serve another invocation.
-func (e *environment) run(inv *invocation) (res invokeResult, keep bool) {
+// reusable is called once the environment can take the next invocation.
+func (e *environment) run(inv *invocation, reusable func()) (res invokeResult, keep bool) {
+	e.runMu.Lock()
+	defer e.runMu.Unlock()
 	timeout := time.Duration(e.conf.Timeout) * time.Second
 	cold := e.invocations == 0
 	e.invocations++
@@ -517,6 +532,7 @@ func (e *environment) run(inv *invocation) (res invokeResult, keep bool) {
 	}
 	mem := e.maxMemoryMB()
 	if keep {
+		reusable()
 		e.out.settle()
 	} else {
 		e.kill()

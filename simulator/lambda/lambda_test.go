@@ -24,7 +24,7 @@ import (
 const testRole = "arn:aws:iam::123456789012:role/lambda-role"
 
 // create makes an Image function and waits until it is Active.
-func (f *fixture) create(t *testing.T, in *awslambda.CreateFunctionInput) *awslambda.CreateFunctionOutput {
+func (f *fixture) create(t testing.TB, in *awslambda.CreateFunctionInput) *awslambda.CreateFunctionOutput {
 	t.Helper()
 	ctx := context.Background()
 	if in.Role == nil {

@@ -19,11 +19,16 @@ type event struct {
 	Exit    *int   `json:"exit"`    // then exit with this code, without answering
 	Error   string `json:"error"`   // or post this error message to /error
 	Big     int    `json:"big"`     // or answer with this many bytes
+	Noop    bool   `json:"noop"`    // or answer {} at once: the no-op handler of the benchmarks
 }
 
 func main() {
 	api := "http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API") + "/2018-06-01/runtime"
 	fmt.Println("handler init")
+	if os.Getenv("EXIT_AFTER_INIT") != "" {
+		// A plain `docker run` of the image, for the benchmarks' baseline.
+		return
+	}
 	if os.Getenv("INIT_ERROR") != "" {
 		post(api+"/init/error", `{"errorMessage":"init failed on purpose","errorType":"Test.InitError"}`)
 		os.Exit(1)
@@ -53,6 +58,10 @@ func main() {
 		}
 		if ev.Error != "" {
 			post(api+"/invocation/"+id+"/error", fmt.Sprintf(`{"errorMessage":%q,"errorType":"Test.Error","stackTrace":[]}`, ev.Error))
+			continue
+		}
+		if ev.Noop {
+			post(api+"/invocation/"+id+"/response", "{}")
 			continue
 		}
 		if ev.Big > 0 {

@@ -3,11 +3,10 @@ package backend
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,52 +21,106 @@ import (
 )
 
 // agents is the callback listener: the agents inside the functions dial it,
-// since Lambda functions accept no inbound connections.
+// since Lambda functions accept no inbound connections. It is a listener of
+// its own, never the Docker API's, and serves wss:// when given a certificate.
 type agents struct {
 	b        *Backend
+	cfg      callbackConfig
+	staged   *stagedArchives
 	mu       sync.Mutex
-	runs     map[[32]byte]*run // by sha256 of the token
+	runs     map[string]*run         // live runs, by run ID
+	execs    map[string]*execSession // by exec ID
 	upgrader websocket.Upgrader
 	server   *http.Server
 }
 
-func newAgents(b *Backend) *agents {
-	a := &agents{b: b, runs: map[[32]byte]*run{}}
+func newAgents(b *Backend) (*agents, error) {
+	cfg, err := callbackConfigFromEnv(b.cfg.CallbackURL)
+	if err != nil {
+		return nil, err
+	}
+	a := &agents{b: b, cfg: cfg, staged: newStagedArchives(), runs: map[string]*run{}, execs: map[string]*execSession{}}
 	a.upgrader = websocket.Upgrader{ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+protocol.ConnectPath, a.serveConnect)
 	a.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	return a
+	return a, nil
 }
 
-// issue registers r's token; the agent of that run, and only it, may connect.
+// issue registers r: the agent of that run, and only it, may connect. A run
+// without a run ID (rebuilt after a restart) is registered when its agent
+// redials with a valid token.
 func (a *agents) issue(r *run) {
+	if r.inv.RunID == "" {
+		return
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.runs[sha256.Sum256([]byte(r.token))] = r
+	a.runs[r.inv.RunID] = r
 }
 
-// revoke makes r's token useless, so that it cannot be replayed.
+// revoke ends r's registration: its token no longer opens a connection.
 func (a *agents) revoke(r *run) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	delete(a.runs, sha256.Sum256([]byte(r.token)))
+	if a.runs[r.inv.RunID] == r {
+		delete(a.runs, r.inv.RunID)
+	}
 }
 
 func (a *agents) serve(ln net.Listener) {
+	if a.cfg.tls != nil {
+		ln = tls.NewListener(ln, a.cfg.tls)
+	}
 	if err := a.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		slog.Error("callback listener stopped", "err", err)
 	}
 }
 
+// authorize finds the live run a connection's credentials belong to.
+func (a *agents) authorize(cid, runID, token string) (*run, error) {
+	if token == "" {
+		return nil, errors.New("no token")
+	}
+	if !a.cfg.valid(cid, runID, token) {
+		return nil, errors.New("token not valid for this container and run")
+	}
+	a.mu.Lock()
+	r := a.runs[runID]
+	a.mu.Unlock()
+	if r != nil {
+		if r.container.ID != cid {
+			return nil, errors.New("token of another container")
+		}
+		return r, nil
+	}
+	// Not a run this process started: adopt it if the container is running
+	// with a run whose ID was not known (rebuilt after a restart).
+	ctr, err := a.b.store.Lookup(cid)
+	if err != nil || ctr.ID != cid {
+		return nil, errors.New("unknown container")
+	}
+	snap := a.b.store.Snap(ctr)
+	if snap.Status != stateRunning || snap.Run == nil {
+		return nil, errors.New("the container is not running: the run is over")
+	}
+	r = snap.Run
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if r.inv.RunID != "" && r.inv.RunID != runID {
+		return nil, errors.New("token of an earlier run of the container")
+	}
+	r.inv.RunID = runID
+	a.runs[runID] = r
+	return r, nil
+}
+
 func (a *agents) serveConnect(w http.ResponseWriter, req *http.Request) {
 	token, _ := strings.CutPrefix(req.Header.Get(protocol.HeaderAuthorization), "Bearer ")
-	cid := req.Header.Get(protocol.HeaderContainerID)
-	a.mu.Lock()
-	r := a.runs[sha256.Sum256([]byte(token))]
-	a.mu.Unlock()
-	if token == "" || r == nil || r.container.ID != cid {
-		slog.Warn("agent connection refused: no valid token for this container", "remote", req.RemoteAddr, "container", cid)
+	cid, runID := req.Header.Get(protocol.HeaderContainerID), req.Header.Get(protocol.HeaderRunID)
+	r, err := a.authorize(cid, runID, token)
+	if err != nil {
+		slog.Warn("agent connection refused", "reason", err.Error(), "remote", req.RemoteAddr, "container", cid, "run", runID)
 		http.Error(w, "invalid or expired token", http.StatusUnauthorized)
 		return
 	}
@@ -81,19 +134,20 @@ func (a *agents) serveConnect(w http.ResponseWriter, req *http.Request) {
 		ws.Close()
 		return
 	}
-	slog.Debug("agent connected", "container", cid, "remote", req.RemoteAddr)
+	slog.Debug("agent connected", "container", cid, "run", runID, "remote", req.RemoteAddr)
 	a.b.handleSession(r, sess)
 }
 
-// handleSession serves one agent connection until it closes.
+// handleSession serves one agent connection until it closes. When it drops
+// before the run ends, the agent redials; until then (and if it never can)
+// the run is followed through CloudWatch (watchRun).
 func (b *Backend) handleSession(r *run, sess *yamux.Session) {
 	defer sess.Close()
 	c := r.container
-	outputs := newOutputTracker()
 	for {
 		stream, err := sess.AcceptStream()
 		if err != nil {
-			break
+			return
 		}
 		br := bufio.NewReader(stream)
 		line, err := br.ReadBytes('\n')
@@ -103,58 +157,33 @@ func (b *Backend) handleSession(r *run, sess *yamux.Session) {
 		}
 		var h protocol.StreamHeader
 		if err := json.Unmarshal(line, &h); err != nil {
-			slog.Warn("agent stream with a bad header", "container", c.ID, "err", err)
+			slog.Warn("agent stream with a bad header", "container", c.ID[:12], "err", err)
 			stream.Close()
 			continue
 		}
 		switch h.Kind {
 		case protocol.StreamControl:
-			go b.serveControl(r, sess, stream, br, outputs)
+			go b.serveControl(r, sess, stream, br)
 		case protocol.StreamStdout, protocol.StreamStderr:
 			go func() {
-				defer outputs.closed()
 				defer stream.Close()
-				b.copyOutput(c, h.Kind, br)
+				err := r.in.Receive(h, br, b.outputSink(r, h), func(key string, off int64) {
+					r.send(protocol.Message{Type: protocol.MsgAck, Stream: key, Offset: off})
+				})
+				if err != nil && !sess.IsClosed() {
+					slog.Warn("agent output stream", "container", c.ID[:12], "err", err)
+				}
 			}()
 		default:
-			slog.Warn("agent stream of unknown kind", "container", c.ID, "kind", h.Kind)
+			slog.Warn("agent stream of unknown kind", "container", c.ID[:12], "kind", h.Kind)
 			stream.Close()
 		}
 	}
-	// The connection is gone. If the run has not reported its exit, the
-	// agent may redial with the same token; give it a moment, then record the
-	// loss rather than leave the container running forever.
-	select {
-	case <-r.done:
-	case <-time.After(10 * time.Second):
-		r.mu.Lock()
-		reconnected := r.session != nil && r.session != sess && !r.session.IsClosed()
-		r.mu.Unlock()
-		if !reconnected {
-			b.finishRun(r, 137, "lost the connection to the container's agent before it reported an exit code")
-		}
-	}
 }
 
-// copyOutput reads one output stream of the main process and hands it to the
-// attached clients.
-func (b *Backend) copyOutput(c *Container, stream string, rd io.Reader) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := rd.Read(buf)
-		if n > 0 {
-			c.hub.write(stream, buf[:n])
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// serveControl reads the control stream: hello, then exit.
-func (b *Backend) serveControl(r *run, sess *yamux.Session, stream net.Conn, br *bufio.Reader, outputs *outputTracker) {
+// serveControl reads the control stream: hello, started, exit and replies.
+func (b *Backend) serveControl(r *run, sess *yamux.Session, stream net.Conn, br *bufio.Reader) {
 	defer stream.Close()
-	c := r.container
 	dec := json.NewDecoder(br)
 	for {
 		var m protocol.Message
@@ -163,57 +192,81 @@ func (b *Backend) serveControl(r *run, sess *yamux.Session, stream net.Conn, br 
 		}
 		switch m.Type {
 		case protocol.MsgHello:
-			r.mu.Lock()
-			r.session, r.control = sess, json.NewEncoder(stream)
-			r.requestID, r.logStream = m.RequestID, m.LogStream
-			r.mu.Unlock()
-			b.agentHello(r, m)
-			select {
-			case <-r.connected:
-			default:
-				close(r.connected)
-			}
-			if r.inv.Process.OpenStdin {
-				go b.feedStdin(r, sess)
+			b.hello(r, sess, stream, m)
+		case protocol.MsgStarted:
+			if m.ID == "" {
+				b.agentHello(r, m)
+			} else if e := b.agents.exec(m.ID); e != nil {
+				e.setPid(m.Pid)
 			}
 		case protocol.MsgExit:
-			// Every output byte must reach the attached clients before the
-			// exit is visible: `docker run` prints, then exits. The exit
-			// travels on another stream than the output, so it can arrive
-			// first: wait for the end of every output stream.
-			want := 2
-			if r.inv.Process.Tty {
-				want = 1
-			}
-			if !outputs.wait(want, 30*time.Second) {
-				slog.Warn("container output did not end within 30s of its exit", "container", c.ID[:12])
-			}
-			r.send(protocol.Message{Type: protocol.MsgExitAck, ID: m.ID})
-			code := 0
-			if m.ExitCode != nil {
-				code = *m.ExitCode
-			}
-			b.finishRun(r, code, m.Error)
+			go b.exited(r, sess, m)
+		case protocol.MsgReply:
+			r.reply(m)
 		}
 	}
 }
 
-// feedStdin copies the attached client's stdin to the agent.
-func (b *Backend) feedStdin(r *run, sess *yamux.Session) {
-	c := r.container
-	if c.stdin == nil {
+// hello answers an agent's hello with what was received so far, then
+// resumes everything that flows from the backend to the agent.
+func (b *Backend) hello(r *run, sess *yamux.Session, stream net.Conn, m protocol.Message) {
+	r.mu.Lock()
+	r.requestID, r.logStream = m.RequestID, m.LogStream
+	r.mu.Unlock()
+	enc := json.NewEncoder(stream)
+	if err := enc.Encode(protocol.Message{Type: protocol.MsgWelcome, Offsets: r.in.Offsets()}); err != nil {
 		return
 	}
-	s, err := sess.OpenStream()
-	if err != nil {
+	r.attachControl(sess, enc)
+	b.agentHello(r, m)
+	select {
+	case <-r.connected:
+	default:
+		close(r.connected)
+	}
+	if r.inv.Process.OpenStdin && r.container.stdin != nil {
+		r.stdinFeed("", r.container.stdin.reader())
+	}
+	r.mu.Lock()
+	feeds := make([]*stdinFeed, 0, len(r.feeds))
+	for _, f := range r.feeds {
+		feeds = append(feeds, f)
+	}
+	release := r.inv.HoldStart && !r.started
+	r.started = true
+	r.mu.Unlock()
+	for _, f := range feeds {
+		f.attach(sess)
+	}
+	if release {
+		go b.applyStaged(r)
+	}
+}
+
+// exited handles an exit report: once every byte of the process's output
+// has been received, the exit is recorded and acked. An exit that came on a
+// connection which then dropped is sent again on the next one.
+func (b *Backend) exited(r *run, sess *yamux.Session, m protocol.Message) {
+	if !r.in.WaitSizes(m.ID, m.Sizes, 30*time.Second, sess.CloseChan()) {
+		if sess.IsClosed() {
+			return
+		}
+		slog.Warn("process output did not all arrive within 30s of its exit", "container", r.container.ID[:12], "exec", m.ID)
+	}
+	code := 0
+	if m.ExitCode != nil {
+		code = *m.ExitCode
+	}
+	if m.ID != "" {
+		if e := b.agents.exec(m.ID); e != nil {
+			e.finish(code)
+		}
+		r.send(protocol.Message{Type: protocol.MsgExitAck, ID: m.ID})
+		r.in.Forget(m.ID)
 		return
 	}
-	defer s.Close()
-	hdr, _ := json.Marshal(protocol.StreamHeader{Kind: protocol.StreamStdin})
-	if _, err := s.Write(append(hdr, '\n')); err != nil {
-		return
-	}
-	_, _ = io.Copy(s, c.stdin.reader())
+	r.send(protocol.Message{Type: protocol.MsgExitAck})
+	b.finishRun(r, code, m.Error)
 }
 
 // finishRun records the end of a run, once: exit code, waiters woken,
@@ -223,8 +276,19 @@ func (b *Backend) finishRun(r *run, code int, errMsg string) {
 	r.endOnce.Do(func() {
 		c := r.container
 		b.agents.revoke(r)
+		b.agents.staged.take(c.ID)
 		b.recordExit(c, code, errMsg, time.Now().UTC())
 		c.hub.closeAll()
+		r.mu.Lock()
+		execs := r.execs
+		feeds := r.feeds
+		r.mu.Unlock()
+		for _, e := range execs {
+			e.finish(128 + 9) // ended with the container, as Docker kills them
+		}
+		for _, f := range feeds {
+			f.stop()
+		}
 		close(r.done)
 		slog.Info("container exited", "container", c.ID[:12], "exitCode", code)
 		if c.HostConfig.AutoRemove {
@@ -237,39 +301,28 @@ func (b *Backend) finishRun(r *run, code int, errMsg string) {
 	})
 }
 
-// outputTracker counts the output streams of a connection that have ended.
-type outputTracker struct {
-	mu      sync.Mutex
-	ended   int
-	changed chan struct{}
-}
-
-func newOutputTracker() *outputTracker { return &outputTracker{changed: make(chan struct{})} }
-
-func (t *outputTracker) closed() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.ended++
-	close(t.changed)
-	t.changed = make(chan struct{})
-}
-
-// wait waits until n output streams have ended, at most d.
-func (t *outputTracker) wait(n int, d time.Duration) bool {
-	deadline := time.After(d)
-	for {
-		t.mu.Lock()
-		ended, changed := t.ended, t.changed
-		t.mu.Unlock()
-		if ended >= n {
-			return true
-		}
-		select {
-		case <-changed:
-		case <-deadline:
-			return false
-		}
+// openAgentStream opens a stream to the run's agent with header h.
+func (r *run) openAgentStream(h protocol.StreamHeader) (*yamux.Stream, error) {
+	r.mu.Lock()
+	sess := r.session
+	r.mu.Unlock()
+	if sess == nil || sess.IsClosed() {
+		return nil, errors.New("the container's agent is not connected")
 	}
+	return openStreamOn(sess, h)
+}
+
+func openStreamOn(sess *yamux.Session, h protocol.StreamHeader) (*yamux.Stream, error) {
+	st, err := sess.OpenStream()
+	if err != nil {
+		return nil, fmt.Errorf("open %s stream: %w", h.Kind, err)
+	}
+	hdr, _ := json.Marshal(h)
+	if _, err := st.Write(append(hdr, '\n')); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("write %s stream header: %w", h.Kind, err)
+	}
+	return st, nil
 }
 
 // errNotRunning answers a start of a running container: 304.

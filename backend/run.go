@@ -2,8 +2,10 @@ package backend
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/yamux"
 
@@ -11,35 +13,107 @@ import (
 )
 
 // run is one start of a container: one Lambda invocation and the agent
-// connection that belongs to it.
+// connections that belong to it (one at a time; the agent redials after a
+// drop and the output resumes where it stopped).
 type run struct {
 	container *Container
 	token     string
 	inv       protocol.Invocation
+	in        *protocol.Inbound // output received, across connections
 
 	mu        sync.Mutex
-	session   *yamux.Session
-	control   *json.Encoder // writes to the control stream, under mu
+	session   *yamux.Session // the current connection; nil before the first
+	control   *json.Encoder  // writes to the control stream, under mu
 	requestID string
 	logStream string
+	queued    []protocol.Message               // control messages waiting for a connection
+	execs     map[string]*execSession          // by exec ID
+	feeds     map[string]*stdinFeed            // stdin of the main process ("") and execs
+	requests  map[string]chan protocol.Message // replies awaited, by request ID
+	paused    bool
+	started   bool // the agent has been released (MsgStart) or needed no release
 
-	connected chan struct{} // closed when the agent said hello
+	connected chan struct{} // closed when the agent first said hello
 	done      chan struct{} // closed when the run has ended and its exit is recorded
 	endOnce   sync.Once
 }
 
 func newRun(c *Container, token string, inv protocol.Invocation) *run {
-	return &run{container: c, token: token, inv: inv, connected: make(chan struct{}), done: make(chan struct{})}
+	return &run{
+		container: c, token: token, inv: inv, in: protocol.NewInbound(),
+		execs: map[string]*execSession{}, feeds: map[string]*stdinFeed{}, requests: map[string]chan protocol.Message{},
+		connected: make(chan struct{}), done: make(chan struct{}),
+	}
 }
 
-// send writes a control message to the agent, if connected.
+// send writes a control message to the agent; while no agent is connected
+// (before its first hello, or between a drop and its redial) the message is
+// queued and sent on the next connection. It is false once the run is over.
 func (r *run) send(m protocol.Message) bool {
+	select {
+	case <-r.done:
+		return false
+	default:
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.control == nil {
-		return false
+	if r.control == nil || r.session == nil || r.session.IsClosed() {
+		r.queued = append(r.queued, m)
+		return true
 	}
 	return r.control.Encode(m) == nil
+}
+
+// attachControl makes enc the way to the agent and flushes the queue.
+func (r *run) attachControl(sess *yamux.Session, enc *json.Encoder) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.session, r.control = sess, enc
+	for _, m := range r.queued {
+		_ = enc.Encode(m)
+	}
+	r.queued = nil
+}
+
+// request sends m with a fresh request ID and waits for the agent's reply.
+func (r *run) request(m protocol.Message, timeout time.Duration) (protocol.Message, error) {
+	m.Req = newID()[:16]
+	ch := make(chan protocol.Message, 1)
+	r.mu.Lock()
+	r.requests[m.Req] = ch
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.requests, m.Req)
+		r.mu.Unlock()
+	}()
+	if !r.send(m) {
+		return protocol.Message{}, fmt.Errorf("the container is not running")
+	}
+	select {
+	case reply := <-ch:
+		if reply.Error != "" {
+			return reply, fmt.Errorf("%s", reply.Error)
+		}
+		return reply, nil
+	case <-r.done:
+		return protocol.Message{}, fmt.Errorf("the container stopped")
+	case <-time.After(timeout):
+		return protocol.Message{}, fmt.Errorf("the container's agent did not answer %s within %s", m.Type, timeout)
+	}
+}
+
+// reply hands an agent's reply to the request waiting for it.
+func (r *run) reply(m protocol.Message) {
+	r.mu.Lock()
+	ch := r.requests[m.Req]
+	r.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- m:
+		default:
+		}
+	}
 }
 
 // hub fans the container's live output out to the attached clients. A slow
@@ -106,6 +180,19 @@ func (h *hub) write(stream string, p []byte) {
 			h.remove(a)
 		}
 	}
+}
+
+// writer is the hub as the sink of one output stream.
+func (h *hub) writer(stream string) io.Writer { return hubWriter{h, stream} }
+
+type hubWriter struct {
+	h      *hub
+	stream string
+}
+
+func (w hubWriter) Write(p []byte) (int, error) {
+	w.h.write(w.stream, p)
+	return len(p), nil
 }
 
 // closeAll ends every attachment: the run is over and all output was written.

@@ -29,8 +29,9 @@ import (
 	"time"
 )
 
-// Version is the protocol version carried in Invocation and Hello.
-const Version = 1
+// Version is the protocol version carried in Invocation and Hello. Version 2
+// added run IDs, resumable output streams, exec, archive and top.
+const Version = 2
 
 // ConnectPath is the path, appended to Invocation.CallbackURL, that the agent
 // dials with a WebSocket upgrade.
@@ -42,6 +43,9 @@ const (
 	HeaderAuthorization = "Authorization"
 	// HeaderContainerID carries the container ID the token was issued for.
 	HeaderContainerID = "X-Sockerless-Container-Id"
+	// HeaderRunID carries the run (one start of the container) the token
+	// was issued for.
+	HeaderRunID = "X-Sockerless-Run-Id"
 )
 
 // Invocation is the JSON payload of the Lambda Invoke that starts a container.
@@ -50,11 +54,15 @@ const (
 type Invocation struct {
 	Version     int     `json:"version"`
 	ContainerID string  `json:"containerId"`
+	RunID       string  `json:"runId"`       // this start of the container
 	CallbackURL string  `json:"callbackUrl"` // ws:// or wss://, without ConnectPath
-	Token       string  `json:"token"`
+	Token       string  `json:"token"`       // HMAC of container and run ID, see docs/agent-protocol.md
 	Process     Process `json:"process"`
 	// CACertPEM, when set, is the only CA the agent trusts for a wss:// callback.
 	CACertPEM string `json:"caCertPem,omitempty"`
+	// HoldStart makes the agent wait for MsgStart before it starts the
+	// process: the backend has files to copy in first (docker cp before start).
+	HoldStart bool `json:"holdStart,omitempty"`
 }
 
 // Process is what the agent runs: the container's main process or an exec.
@@ -74,6 +82,16 @@ const (
 	StreamStdout  = "stdout"  // raw bytes, agent → backend
 	StreamStderr  = "stderr"  // raw bytes, agent → backend
 	StreamStdin   = "stdin"   // raw bytes, backend → agent; closing it is EOF for the process
+	// StreamArchive is a file operation, backend → agent (docker cp): the
+	// agent answers with one ArchiveReply line, then for ArchiveGet the tar.
+	StreamArchive = "archive"
+)
+
+// Archive operations, in StreamHeader.Op.
+const (
+	ArchiveStat = "stat" // the path's PathStat only
+	ArchiveGet  = "get"  // PathStat, then a tar of the path rooted at its base name
+	ArchivePut  = "put"  // the backend sends a tar and half-closes; it is extracted into the directory Path
 )
 
 // StreamHeader is the first line of every yamux stream.
@@ -81,7 +99,44 @@ type StreamHeader struct {
 	Kind string `json:"kind"`
 	// ID names the process the stream belongs to: "" is the main process.
 	ID string `json:"id,omitempty"`
+	// Offset is, for an output stream, the stream offset of its first byte:
+	// non-zero when a stream is reopened after a dropped connection.
+	Offset int64 `json:"offset,omitempty"`
+
+	// archive
+	Op                   string `json:"op,omitempty"`
+	Path                 string `json:"path,omitempty"`
+	NoOverwriteDirNonDir bool   `json:"noOverwriteDirNonDir,omitempty"`
 }
+
+// StreamKey names an output stream within a run: "<id>/<kind>", so "/stdout"
+// is the main process's stdout. Offsets and acks are keyed by it.
+func StreamKey(id, kind string) string { return id + "/" + kind }
+
+// PathStat is the stat of a path in the container, shaped like Docker's
+// X-Docker-Container-Path-Stat (container.PathStat).
+type PathStat struct {
+	Name       string    `json:"name"`
+	Size       int64     `json:"size"`
+	Mode       uint32    `json:"mode"` // a Go os.FileMode
+	Mtime      time.Time `json:"mtime"`
+	LinkTarget string    `json:"linkTarget"`
+}
+
+// ArchiveReply is the agent's first line on an archive stream.
+type ArchiveReply struct {
+	Stat *PathStat `json:"stat,omitempty"`
+	// Error is set when the operation failed; ErrorKind classifies it.
+	Error     string `json:"error,omitempty"`
+	ErrorKind string `json:"errorKind,omitempty"` // ErrNotFound, ErrReadOnly, ErrInvalid, or "" (other)
+}
+
+// Error kinds of an ArchiveReply, mapped by the backend to HTTP statuses.
+const (
+	ErrNotFound = "notFound" // 404
+	ErrReadOnly = "readOnly" // 403: Lambda's root filesystem is read-only
+	ErrInvalid  = "invalid"  // 400
+)
 
 // Message types on the control stream.
 const (
@@ -90,6 +145,16 @@ const (
 	MsgExitAck = "exitAck" // backend → agent, all output of the process was received
 	MsgSignal  = "signal"  // backend → agent, deliver a signal to the process
 	MsgResize  = "resize"  // backend → agent, resize the process's TTY
+
+	MsgWelcome = "welcome" // backend → agent, answer to hello: Offsets received so far
+	MsgAck     = "ack"     // backend → agent, Stream received up to Offset; the agent may forget it
+	MsgStart   = "start"   // backend → agent, with HoldStart: files are in place (Error: start fails)
+	MsgExec    = "exec"    // backend → agent, start Process as exec session ID
+	MsgStarted = "started" // agent → backend, exec ID started as Pid
+	MsgPause   = "pause"   // backend → agent, SIGSTOP every process of the container
+	MsgUnpause = "unpause" // backend → agent, SIGCONT every process of the container
+	MsgTop     = "top"     // backend → agent, request Req: list the processes
+	MsgReply   = "reply"   // agent → backend, answer to request Req (Error, Top)
 )
 
 // Message is one line on the control stream. Type says which fields are set.
@@ -105,13 +170,30 @@ type Message struct {
 	LogGroup        string `json:"logGroup,omitempty"`  // where this environment's output goes
 	LogStream       string `json:"logStream,omitempty"`
 	DeadlineMs      int64  `json:"deadlineMs,omitempty"` // the invocation deadline, Unix ms
-	Pid             int    `json:"pid,omitempty"`        // exit: the process ID it had
+	RunID           string `json:"runId,omitempty"`
+	Resume          bool   `json:"resume,omitempty"` // a redial after a dropped connection
+	Pid             int    `json:"pid,omitempty"`    // exit, started: the process ID
 
 	// exit
 	ExitCode *int   `json:"exitCode,omitempty"`
 	Error    string `json:"error,omitempty"` // why the process could not start, or ended abnormally
 	// Reason is "", "timeout" (the invocation deadline came first) or "killed".
 	Reason string `json:"reason,omitempty"`
+	// Sizes is the final length of each output stream of the process, by
+	// kind: the backend acks the exit once it has received that much.
+	Sizes map[string]int64 `json:"sizes,omitempty"`
+
+	// welcome: bytes received per StreamKey; ack: one stream's offset
+	Offsets map[string]int64 `json:"offsets,omitempty"`
+	Stream  string           `json:"stream,omitempty"`
+	Offset  int64            `json:"offset,omitempty"`
+
+	// exec
+	Process *Process `json:"process,omitempty"`
+
+	// requests (top) and their replies
+	Req string `json:"req,omitempty"`
+	Top *Top   `json:"top,omitempty"`
 
 	// signal: a signal name ("TERM", "SIGKILL") or number ("9")
 	Signal string `json:"signal,omitempty"`
@@ -119,6 +201,12 @@ type Message struct {
 	// resize
 	Width  uint `json:"width,omitempty"`
 	Height uint `json:"height,omitempty"`
+}
+
+// Top is the process list of a container, shaped like Docker's TopResponse.
+type Top struct {
+	Titles    []string   `json:"titles"`
+	Processes [][]string `json:"processes"`
 }
 
 // LogLine is how the agent writes the process's output to its own stdout, one

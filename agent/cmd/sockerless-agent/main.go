@@ -35,6 +35,7 @@ func main() {
 		Stderr:       os.Stderr,
 		LogGroup:     os.Getenv("AWS_LAMBDA_LOG_GROUP_NAME"),
 		LogStream:    os.Getenv("AWS_LAMBDA_LOG_STREAM_NAME"),
+		CleanDirs:    []string{"/tmp"},
 	})
 	fmt.Fprintf(os.Stderr, "sockerless-agent: %s starting (pid %d)\n", version, os.Getpid())
 	if err := a.Run(context.Background()); err != nil {

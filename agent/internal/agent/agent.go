@@ -30,6 +30,9 @@ type Config struct {
 	DeadlineMargin time.Duration // kill this long before the invocation deadline
 	ExitAckTimeout time.Duration // wait this long for the backend's ExitAck
 	DrainTimeout   time.Duration // wait this long for output after the process ended
+	// CleanDirs are emptied after every run (on Lambda, /tmp), so that no
+	// files leak into the next container in a warm environment.
+	CleanDirs []string
 }
 
 // Agent runs invocations one after the other in this execution environment.

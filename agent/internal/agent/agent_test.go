@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,7 +29,7 @@ func TestRunStdoutStderrExitCode(t *testing.T) {
 	}
 	hello := c.next(t)
 	want := protocol.Message{Type: protocol.MsgHello, ProtocolVersion: protocol.Version, AgentVersion: "test-1",
-		ContainerID: "c0ffee", RequestID: "req-1", LogGroup: "/aws/lambda/fn", LogStream: "2026/01/01/[$LATEST]abc",
+		ContainerID: "c0ffee", RunID: "run-1", RequestID: "req-1", LogGroup: "/aws/lambda/fn", LogStream: "2026/01/01/[$LATEST]abc",
 		DeadlineMs: deadline.UnixMilli()}
 	if fmt.Sprint(hello) != fmt.Sprint(want) {
 		t.Errorf("hello = %+v\nwant %+v", hello, want)
@@ -48,10 +49,11 @@ func TestRunStdoutStderrExitCode(t *testing.T) {
 		t.Errorf("stderr stream = %q", out)
 	}
 	c.mu.Lock()
-	kinds := strings.Join(c.kinds, ",")
+	kinds := append([]string(nil), c.kinds...)
 	c.mu.Unlock()
-	if kinds != "control,stdout,stderr" {
-		t.Errorf("streams opened in order %s", kinds)
+	slices.Sort(kinds[1:])
+	if strings.Join(kinds, ",") != "control,stderr,stdout" {
+		t.Errorf("streams opened: %s", kinds)
 	}
 
 	streams, rec := logOf(t, e.stdout.String())
@@ -310,7 +312,6 @@ func TestTty(t *testing.T) {
 	inv := e.invocation("/bin/sh", "-c", `stty size; echo err >&2; exit 4`)
 	inv.Process.Tty = true
 	inv.Process.ConsoleSize = [2]uint{33, 101}
-	e.backend.tty = true
 	e.rt.push("req-1", time.Time{}, inv)
 	c := e.backend.conn(t)
 	c.next(t)
@@ -373,7 +374,6 @@ func TestResizeBeforeAndAfterStart(t *testing.T) {
 	inv := e.invocation("/bin/sh", "-c", `read x; stty size`)
 	inv.Process.Tty = true
 	inv.Process.OpenStdin = true
-	e.backend.tty = true
 	inv.Process.ConsoleSize = [2]uint{10, 20}
 	e.rt.push("req-1", time.Time{}, inv)
 	c := e.backend.conn(t)

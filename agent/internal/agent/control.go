@@ -19,12 +19,12 @@ import (
 const maxHeaderLine = 4096
 
 // openStream opens a yamux stream and writes its header line.
-func openStream(session *yamux.Session, kind, id string) (*yamux.Stream, error) {
+func openStream(session *yamux.Session, kind, id string, offset int64) (*yamux.Stream, error) {
 	st, err := session.OpenStream()
 	if err != nil {
 		return nil, fmt.Errorf("open %s stream: %w", kind, err)
 	}
-	hdr, err := json.Marshal(protocol.StreamHeader{Kind: kind, ID: id})
+	hdr, err := json.Marshal(protocol.StreamHeader{Kind: kind, ID: id, Offset: offset})
 	if err != nil {
 		_ = st.Close()
 		return nil, fmt.Errorf("encode %s stream header: %w", kind, err)
@@ -70,7 +70,7 @@ type control struct {
 }
 
 func openControl(session *yamux.Session) (*control, error) {
-	st, err := openStream(session, protocol.StreamControl, "")
+	st, err := openStream(session, protocol.StreamControl, "", 0)
 	if err != nil {
 		return nil, err
 	}

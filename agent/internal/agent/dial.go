@@ -73,6 +73,7 @@ func dialBackend(ctx context.Context, inv *protocol.Invocation, policy DialPolic
 	header := http.Header{}
 	header.Set(protocol.HeaderAuthorization, "Bearer "+inv.Token)
 	header.Set(protocol.HeaderContainerID, inv.ContainerID)
+	header.Set(protocol.HeaderRunID, inv.RunID)
 
 	ctx, cancel := context.WithTimeout(ctx, policy.Total)
 	defer cancel()

@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -82,30 +84,46 @@ func (f *fakeRuntime) result(t *testing.T) runtimeResult {
 	}
 }
 
-// fakeBackend accepts agent connections like the backend's callback listener.
+// fakeBackend accepts agent connections like the backend's callback listener,
+// using the same protocol.Inbound to receive resumable output.
 type fakeBackend struct {
 	t     *testing.T
 	srv   *httptest.Server
 	token string
 	conns chan *agentConn
-	// tty: the agent opens no stderr stream, so exitAck waits for stdout only.
-	tty bool
 	// noAck: never send exitAck.
 	noAck bool
+	// dropAt: close the first connection once this many output bytes arrived.
+	dropAt int64
+
+	mu   sync.Mutex
+	runs map[string]*fakeRun // by run ID
+}
+
+// fakeRun is what the backend keeps of a run across connections.
+type fakeRun struct {
+	in      *protocol.Inbound
+	mu      sync.Mutex
+	bufs    map[string]*bytes.Buffer // by stream key
+	total   int64
+	dropped bool
+	changed chan struct{}
 }
 
 // agentConn is one agent connection as the backend sees it.
 type agentConn struct {
 	header  http.Header
+	ws      *websocket.Conn
 	session *yamux.Session
-	msgs    chan protocol.Message // control messages from the agent
+	run     *fakeRun
+	msgs    chan protocol.Message // control messages from the agent, but started and reply
+	started chan protocol.Message
+	replies chan protocol.Message
 	ctrl    *yamux.Stream
+	ctrlMu  sync.Mutex
 
-	mu      sync.Mutex
-	streams map[string]*bytes.Buffer
-	kinds   []string // order in which streams were opened
-	changed chan struct{}
-	outputs sync.WaitGroup
+	mu    sync.Mutex
+	kinds []string // order in which streams were opened
 }
 
 func newFakeBackend(t *testing.T, token string) *fakeBackend {
@@ -113,7 +131,7 @@ func newFakeBackend(t *testing.T, token string) *fakeBackend {
 }
 
 func newFakeBackendTLS(t *testing.T, token string, useTLS bool) *fakeBackend {
-	b := &fakeBackend{t: t, token: token, conns: make(chan *agentConn, 10)}
+	b := &fakeBackend{t: t, token: token, conns: make(chan *agentConn, 10), runs: map[string]*fakeRun{}}
 	up := websocket.Upgrader{}
 	mux := http.NewServeMux()
 	mux.HandleFunc(protocol.ConnectPath, func(w http.ResponseWriter, r *http.Request) {
@@ -130,8 +148,15 @@ func newFakeBackendTLS(t *testing.T, token string, useTLS bool) *fakeBackend {
 			t.Errorf("yamux server: %v", err)
 			return
 		}
-		c := &agentConn{header: r.Header.Clone(), session: sess, msgs: make(chan protocol.Message, 100),
-			streams: map[string]*bytes.Buffer{}, changed: make(chan struct{}, 1)}
+		b.mu.Lock()
+		run := b.runs[r.Header.Get(protocol.HeaderRunID)]
+		if run == nil {
+			run = &fakeRun{in: protocol.NewInbound(), bufs: map[string]*bytes.Buffer{}, changed: make(chan struct{}, 1)}
+			b.runs[r.Header.Get(protocol.HeaderRunID)] = run
+		}
+		b.mu.Unlock()
+		c := &agentConn{header: r.Header.Clone(), ws: ws, session: sess, run: run, msgs: make(chan protocol.Message, 100),
+			started: make(chan protocol.Message, 100), replies: make(chan protocol.Message, 100)}
 		go b.serve(c)
 		b.conns <- c
 	})
@@ -158,6 +183,38 @@ func (b *fakeBackend) conn(t *testing.T) *agentConn {
 	}
 }
 
+// sink collects one stream and drops the connection at dropAt.
+type sink struct {
+	b   *fakeBackend
+	c   *agentConn
+	key string
+}
+
+func (s sink) Write(p []byte) (int, error) {
+	r := s.c.run
+	r.mu.Lock()
+	buf := r.bufs[s.key]
+	if buf == nil {
+		buf = &bytes.Buffer{}
+		r.bufs[s.key] = buf
+	}
+	buf.Write(p)
+	r.total += int64(len(p))
+	drop := s.b.dropAt > 0 && r.total >= s.b.dropAt && !r.dropped
+	if drop {
+		r.dropped = true
+	}
+	r.mu.Unlock()
+	select {
+	case r.changed <- struct{}{}:
+	default:
+	}
+	if drop {
+		_ = s.c.ws.NetConn().Close() // as if the network failed
+	}
+	return len(p), nil
+}
+
 func (b *fakeBackend) serve(c *agentConn) {
 	for {
 		st, err := c.session.AcceptStream()
@@ -167,8 +224,7 @@ func (b *fakeBackend) serve(c *agentConn) {
 		br := bufio.NewReader(st)
 		line, err := br.ReadBytes('\n')
 		if err != nil {
-			b.t.Errorf("stream header: %v", err)
-			return
+			continue // a stream cut by a drop
 		}
 		var h protocol.StreamHeader
 		if err := json.Unmarshal(line, &h); err != nil {
@@ -181,47 +237,12 @@ func (b *fakeBackend) serve(c *agentConn) {
 		switch h.Kind {
 		case protocol.StreamControl:
 			c.ctrl = st
-			go func() {
-				sc := bufio.NewScanner(br)
-				for sc.Scan() {
-					var m protocol.Message
-					if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-						b.t.Errorf("control message %q: %v", sc.Text(), err)
-						continue
-					}
-					if m.Type == protocol.MsgExit && !b.noAck {
-						// Ack only once every output byte was consumed, as the backend must:
-						// Exit may be read before the output streams were even accepted.
-						c.waitStreams(b.tty)
-						c.outputs.Wait()
-						c.send(protocol.Message{Type: protocol.MsgExitAck})
-					}
-					c.msgs <- m
-				}
-				close(c.msgs)
-			}()
+			go b.control(c, br)
 		case protocol.StreamStdout, protocol.StreamStderr:
-			c.outputs.Add(1)
-			buf := &bytes.Buffer{}
-			c.mu.Lock()
-			c.streams[h.Kind] = buf
-			c.mu.Unlock()
 			go func() {
-				defer c.outputs.Done()
-				p := make([]byte, 4096)
-				for {
-					n, err := br.Read(p)
-					c.mu.Lock()
-					buf.Write(p[:n])
-					c.mu.Unlock()
-					select {
-					case c.changed <- struct{}{}:
-					default:
-					}
-					if err != nil {
-						return
-					}
-				}
+				_ = c.run.in.Receive(h, br, sink{b: b, c: c, key: protocol.StreamKey(h.ID, h.Kind)}, func(key string, off int64) {
+					c.send(protocol.Message{Type: protocol.MsgAck, Stream: key, Offset: off})
+				})
 			}()
 		default:
 			b.t.Errorf("unexpected stream kind %q", h.Kind)
@@ -229,26 +250,51 @@ func (b *fakeBackend) serve(c *agentConn) {
 	}
 }
 
-func (c *agentConn) waitStreams(tty bool) {
-	for range 1000 {
-		_, out := c.output(protocol.StreamStdout)
-		_, errs := c.output(protocol.StreamStderr)
-		if out && (errs || tty) {
-			return
+func (b *fakeBackend) control(c *agentConn, br *bufio.Reader) {
+	defer close(c.msgs)
+	sc := bufio.NewScanner(br)
+	for sc.Scan() {
+		var m protocol.Message
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			b.t.Errorf("control message %q: %v", sc.Text(), err)
+			continue
 		}
-		time.Sleep(5 * time.Millisecond)
+		switch m.Type {
+		case protocol.MsgHello:
+			c.send(protocol.Message{Type: protocol.MsgWelcome, Offsets: c.run.in.Offsets()})
+		case protocol.MsgStarted:
+			c.started <- m
+			continue
+		case protocol.MsgReply:
+			c.replies <- m
+			continue
+		case protocol.MsgExit:
+			if !b.noAck {
+				// Ack only once every output byte was received, as the backend must.
+				go func() {
+					if c.run.in.WaitSizes(m.ID, m.Sizes, 20*time.Second, c.session.CloseChan()) {
+						c.send(protocol.Message{Type: protocol.MsgExitAck, ID: m.ID})
+					}
+				}()
+			}
+		}
+		c.msgs <- m
 	}
 }
 
 func (c *agentConn) send(m protocol.Message) {
 	b, _ := json.Marshal(m)
+	c.ctrlMu.Lock()
+	defer c.ctrlMu.Unlock()
 	_, _ = c.ctrl.Write(append(b, '\n'))
 }
 
-func (c *agentConn) output(kind string) (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	buf, ok := c.streams[kind]
+func (c *agentConn) output(kind string) (string, bool) { return c.outputOf("", kind) }
+
+func (c *agentConn) outputOf(id, kind string) (string, bool) {
+	c.run.mu.Lock()
+	defer c.run.mu.Unlock()
+	buf, ok := c.run.bufs[protocol.StreamKey(id, kind)]
 	if !ok {
 		return "", false
 	}
@@ -264,7 +310,7 @@ func (c *agentConn) waitOutput(t *testing.T, kind, s string) {
 			return
 		}
 		select {
-		case <-c.changed:
+		case <-c.run.changed:
 		case <-time.After(20 * time.Millisecond):
 		case <-deadline:
 			t.Fatalf("%s never contained %q", kind, s)
@@ -275,8 +321,13 @@ func (c *agentConn) waitOutput(t *testing.T, kind, s string) {
 // next returns the next control message.
 func (c *agentConn) next(t *testing.T) protocol.Message {
 	t.Helper()
+	return recv(t, c.msgs)
+}
+
+func recv(t *testing.T, ch chan protocol.Message) protocol.Message {
+	t.Helper()
 	select {
-	case m, ok := <-c.msgs:
+	case m, ok := <-ch:
 		if !ok {
 			t.Fatal("control stream closed")
 		}
@@ -287,13 +338,21 @@ func (c *agentConn) next(t *testing.T) protocol.Message {
 	}
 }
 
-func (c *agentConn) openStdin(t *testing.T) *yamux.Stream {
+func (c *agentConn) openStdin(t *testing.T) *yamux.Stream { return c.openStdinOf(t, "") }
+
+func (c *agentConn) openStdinOf(t *testing.T, id string) *yamux.Stream {
+	t.Helper()
+	return c.open(t, protocol.StreamHeader{Kind: protocol.StreamStdin, ID: id})
+}
+
+func (c *agentConn) open(t *testing.T, h protocol.StreamHeader) *yamux.Stream {
 	t.Helper()
 	st, err := c.session.OpenStream()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Write([]byte(`{"kind":"stdin"}` + "\n")); err != nil {
+	b, _ := json.Marshal(h)
+	if _, err := st.Write(append(b, '\n')); err != nil {
 		t.Fatal(err)
 	}
 	return st
@@ -318,6 +377,7 @@ func (s *syncBuffer) String() string {
 }
 
 type testEnv struct {
+	runs    atomic.Int64
 	rt      *fakeRuntime
 	backend *fakeBackend
 	stdout  *syncBuffer
@@ -360,6 +420,7 @@ func (e *testEnv) invocation(args ...string) protocol.Invocation {
 	return protocol.Invocation{
 		Version:     protocol.Version,
 		ContainerID: "c0ffee",
+		RunID:       fmt.Sprint("run-", e.runs.Add(1)),
 		CallbackURL: e.backend.url(),
 		Token:       "tok-123",
 		Process:     protocol.Process{Args: args, Env: []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}},

@@ -15,35 +15,41 @@ import (
 	"github.com/sockerless-lambda/sockerless/agent/protocol"
 )
 
-// run is one container run: one invocation, one process.
+// run is one container run: one invocation, its main process and its exec
+// sessions, and the link to the backend that carries them.
 type run struct {
-	a   *Agent
-	ev  Event
-	inv *protocol.Invocation
+	a    *Agent
+	ev   Event
+	inv  *protocol.Invocation
+	link *link
 
-	// Set when the backend was reached; nil means output goes to the log only.
-	conn     *backendConn
-	ctrl     *control
-	ctrlDone chan struct{} // closed when the control stream ends
-	exitAck  chan struct{}
-	ackOnce  sync.Once
-	stdinCh  chan net.Conn
-	procDone chan struct{} // closed when the process has exited
+	mu        sync.Mutex
+	procs     map[string]*procState // "" is the main process, the rest exec IDs
+	startGate chan string           // MsgStart's error, with HoldStart
+	ended     bool                  // the main process has exited: no new execs
+}
+
+// procState is one process of the run, from the moment the backend names it.
+type procState struct {
+	id      string
+	spec    protocol.Process
+	stdinCh chan net.Conn // stdin streams from the backend; a new one after a drop
 
 	mu      sync.Mutex
-	proc    *proc
-	pending []protocol.Message // signal/resize that came before the process started
+	p       *proc
+	pending []protocol.Message // signal and resize before the process started
+	done    chan struct{}      // closed when the process has exited
+}
 
-	outStreams []*yamux.Stream // for unblocking writes when draining times out
+func newProcState(id string, spec protocol.Process) *procState {
+	return &procState{id: id, spec: spec, stdinCh: make(chan net.Conn, 1), done: make(chan struct{})}
 }
 
 func newRun(a *Agent, ev Event, inv *protocol.Invocation) *run {
 	return &run{
 		a: a, ev: ev, inv: inv,
-		ctrlDone: make(chan struct{}),
-		exitAck:  make(chan struct{}),
-		stdinCh:  make(chan net.Conn, 1),
-		procDone: make(chan struct{}),
+		procs:     map[string]*procState{"": newProcState("", inv.Process)},
+		startGate: make(chan string, 1),
 	}
 }
 
@@ -68,14 +74,49 @@ func (r *run) bounded(d time.Duration) time.Duration {
 	return max(d, 0)
 }
 
-// execute runs the process and reports its end: Exit on the control stream,
+// execute runs the main process and reports its end: Exit over the link,
 // then the exit record in the log. It returns the invocation's response.
 func (r *run) execute(ctx context.Context) protocol.Response {
-	r.connect(ctx)
-	res := r.runProcess(ctx)
+	hello := protocol.Message{
+		Type:            protocol.MsgHello,
+		ProtocolVersion: protocol.Version,
+		AgentVersion:    r.a.cfg.AgentVersion,
+		ContainerID:     r.inv.ContainerID,
+		RunID:           r.inv.RunID,
+		RequestID:       r.ev.RequestID,
+		LogGroup:        r.a.cfg.LogGroup,
+		LogStream:       r.a.cfg.LogStream,
+	}
+	if !r.ev.Deadline.IsZero() {
+		hello.DeadlineMs = r.ev.Deadline.UnixMilli()
+	}
+	r.link = newLink(r.inv, r.a.cfg.Dial, hello, r.diag)
+	r.link.onMsg = r.handleControl
+	r.link.onStream = r.handleStream
+	r.link.start(ctx)
 
-	if r.ctrl != nil {
-		r.reportExit(res)
+	main := r.procs[""]
+	var res result
+	if msg, ok := r.waitStart(); !ok {
+		res = r.failStart(main, &startError{Code: exitUnknown, Msg: msg})
+	} else {
+		res = r.runProc(ctx, main)
+	}
+
+	// Docker ends every process of the container with its main process.
+	r.mu.Lock()
+	r.ended = true
+	r.mu.Unlock()
+	killDescendants()
+	r.waitExecs()
+	cleanDirs(r.a.cfg.CleanDirs, r.diag)
+
+	acked := r.link.exit(res.message(""))
+	wait := r.a.cfg.ExitAckTimeout + r.a.cfg.Dial.Total
+	select {
+	case <-acked:
+	case <-time.After(r.bounded(wait)):
+		r.diag("no exitAck from the backend in time")
 	}
 	if err := r.a.log.WriteExit(protocol.ExitInfo{
 		ContainerID: r.inv.ContainerID,
@@ -95,106 +136,124 @@ func (r *run) execute(ctx context.Context) protocol.Response {
 // because Lambda may freeze the environment as soon as it has the response,
 // and a connection left open would hang until the next thaw.
 func (r *run) close() {
-	if r.conn != nil {
-		r.conn.Close()
+	if r.link != nil {
+		r.link.close()
 	}
 }
 
-func (r *run) connect(ctx context.Context) {
-	conn, err := dialBackend(ctx, r.inv, r.a.cfg.Dial, r.diag)
-	if err != nil {
-		r.diag("no backend connection, output goes to the log only: %v", err)
-		return
+// waitStart waits, with HoldStart, for the backend to have copied its files
+// in. ok is false when the backend reported that the copy failed; with no
+// backend at all the process starts anyway (its output then reaches the log).
+func (r *run) waitStart() (errMsg string, ok bool) {
+	if !r.inv.HoldStart {
+		return "", true
 	}
-	ctrl, err := openControl(conn.session)
-	if err != nil {
-		r.diag("%v", err)
-		conn.Close()
-		return
+	var limit <-chan time.Time
+	if hs := r.hardStop(); !hs.IsZero() {
+		limit = time.After(time.Until(hs))
 	}
-	hello := protocol.Message{
-		Type:            protocol.MsgHello,
-		ProtocolVersion: protocol.Version,
-		AgentVersion:    r.a.cfg.AgentVersion,
-		ContainerID:     r.inv.ContainerID,
-		RequestID:       r.ev.RequestID,
-		LogGroup:        r.a.cfg.LogGroup,
-		LogStream:       r.a.cfg.LogStream,
+	select {
+	case msg := <-r.startGate:
+		return msg, msg == ""
+	case <-r.link.deadCh:
+		r.diag("starting without the files the backend had staged: it cannot be reached")
+		return "", true
+	case <-limit:
+		return "the invocation deadline passed before the backend released the start", false
 	}
-	if !r.ev.Deadline.IsZero() {
-		hello.DeadlineMs = r.ev.Deadline.UnixMilli()
-	}
-	if err := ctrl.send(hello); err != nil {
-		r.diag("%v", err)
-		conn.Close()
-		return
-	}
-	r.conn, r.ctrl = conn, ctrl
-	go r.acceptLoop()
-	go func() {
-		defer close(r.ctrlDone)
-		if err := ctrl.readLoop(r.handleControl, r.diag); err != nil && !errors.Is(err, io.EOF) {
-			r.diag("%v", err)
-		}
-	}()
 }
 
-// acceptLoop takes the streams the backend opens: today only stdin.
-func (r *run) acceptLoop() {
-	for {
-		st, err := r.conn.session.AcceptStream()
-		if err != nil {
-			return // session closed
+// waitExecs waits (briefly: they were just killed) for every exec to report.
+func (r *run) waitExecs() {
+	r.mu.Lock()
+	var dones []chan struct{}
+	for id, ps := range r.procs {
+		if id != "" {
+			dones = append(dones, ps.done)
 		}
-		go func() {
-			h, err := readStreamHeader(st)
-			if err != nil {
-				r.diag("%v", err)
-				_ = st.Close()
-				return
-			}
-			if h.Kind != protocol.StreamStdin || h.ID != "" {
-				r.diag("refusing %s stream for process %q", h.Kind, h.ID)
-				_ = st.Close()
-				return
-			}
-			if !r.inv.Process.OpenStdin {
-				r.diag("refusing stdin stream: the process has no stdin open")
-				_ = st.Close()
-				return
-			}
-			select {
-			case r.stdinCh <- st:
-			default:
-				r.diag("refusing a second stdin stream")
-				_ = st.Close()
-			}
-		}()
+	}
+	r.mu.Unlock()
+	limit := time.After(r.bounded(r.a.cfg.DrainTimeout))
+	for _, d := range dones {
+		select {
+		case <-d:
+		case <-limit:
+			return
+		}
 	}
 }
 
 func (r *run) handleControl(m protocol.Message) {
 	switch m.Type {
-	case protocol.MsgExitAck:
-		r.ackOnce.Do(func() { close(r.exitAck) })
-		return
+	case protocol.MsgStart:
+		select {
+		case r.startGate <- m.Error:
+		default:
+		}
+	case protocol.MsgExec:
+		r.startExec(m)
 	case protocol.MsgSignal, protocol.MsgResize:
+		r.mu.Lock()
+		ps := r.procs[m.ID]
+		r.mu.Unlock()
+		if ps == nil {
+			r.diag("ignoring %s for unknown process %q", m.Type, m.ID)
+			return
+		}
+		ps.mu.Lock()
+		p := ps.p
+		if p == nil {
+			ps.pending = append(ps.pending, m)
+		}
+		ps.mu.Unlock()
+		if p != nil {
+			r.apply(p, m)
+		}
+	case protocol.MsgPause, protocol.MsgUnpause:
+		sig := syscall.SIGSTOP
+		if m.Type == protocol.MsgUnpause {
+			sig = syscall.SIGCONT
+		}
+		signalAll(sig)
+		r.link.sendMsg(protocol.Message{Type: protocol.MsgReply, Req: m.Req})
+	case protocol.MsgTop:
+		go func() {
+			top, err := listProcesses()
+			reply := protocol.Message{Type: protocol.MsgReply, Req: m.Req, Top: top}
+			if err != nil {
+				reply.Error = err.Error()
+			}
+			r.link.sendMsg(reply)
+		}()
 	default:
 		r.diag("ignoring control message %q", m.Type)
-		return
 	}
-	if m.ID != "" {
-		r.diag("ignoring %s for unknown process %q", m.Type, m.ID)
-		return
-	}
-	r.mu.Lock()
-	p := r.proc
-	if p == nil {
-		r.pending = append(r.pending, m)
-	}
-	r.mu.Unlock()
-	if p != nil {
-		r.apply(p, m)
+}
+
+// handleStream takes a stream the backend opened: a process's stdin or a
+// file operation.
+func (r *run) handleStream(st net.Conn, h protocol.StreamHeader) {
+	switch h.Kind {
+	case protocol.StreamStdin:
+		r.mu.Lock()
+		ps := r.procs[h.ID]
+		r.mu.Unlock()
+		if ps == nil || !ps.spec.OpenStdin {
+			r.diag("refusing stdin stream for process %q: it has no stdin open", h.ID)
+			_ = st.Close()
+			return
+		}
+		select {
+		case ps.stdinCh <- st:
+		default:
+			r.diag("refusing a second stdin stream for process %q", h.ID)
+			_ = st.Close()
+		}
+	case protocol.StreamArchive:
+		serveArchive(st, h, r.diag)
+	default:
+		r.diag("refusing %s stream", h.Kind)
+		_ = st.Close()
 	}
 }
 
@@ -216,88 +275,146 @@ func (r *run) apply(p *proc, m protocol.Message) {
 	}
 }
 
+// startExec runs an exec session next to the main process.
+func (r *run) startExec(m protocol.Message) {
+	if m.ID == "" || m.Process == nil || len(m.Process.Args) == 0 {
+		r.diag("ignoring exec without id or command")
+		return
+	}
+	ps := newProcState(m.ID, *m.Process)
+	r.mu.Lock()
+	if r.ended || r.procs[m.ID] != nil {
+		r.mu.Unlock()
+		code := exitUnknown
+		r.link.exit(protocol.Message{Type: protocol.MsgExit, ID: m.ID, ExitCode: &code, Error: "the container is not running"})
+		return
+	}
+	r.procs[m.ID] = ps
+	r.mu.Unlock()
+	go func() {
+		res := r.runProc(context.Background(), ps)
+		r.link.exit(res.message(ps.id))
+	}()
+}
+
 type result struct {
 	code              int
 	err, reason       string
 	pid               int
 	started, finished time.Time
+	sizes             map[string]int64
 }
 
-func (r *run) openOutput(kind string) *yamux.Stream {
-	if r.conn == nil {
-		return nil
-	}
-	st, err := openStream(r.conn.session, kind, "")
-	if err != nil {
-		r.diag("%v", err)
-		return nil
-	}
-	r.outStreams = append(r.outStreams, st)
-	return st
+func (res result) message(id string) protocol.Message {
+	code := res.code
+	return protocol.Message{Type: protocol.MsgExit, ID: id, ExitCode: &code, Error: res.err,
+		Reason: res.reason, Pid: res.pid, Sizes: res.sizes}
 }
 
-func (r *run) runProcess(ctx context.Context) result {
-	spec := r.inv.Process
-	// The output streams exist before the process, so that the backend can
-	// attach them to clients before the first byte.
-	outSt := r.openOutput(protocol.StreamStdout)
-	var errSt *yamux.Stream
-	if !spec.Tty {
-		errSt = r.openOutput(protocol.StreamStderr)
-	}
-	outLog := newLineSplitter(r.a.log, protocol.StreamStdout, r.a.cfg.IdleFlush)
-	errLog := newLineSplitter(r.a.log, protocol.StreamStderr, r.a.cfg.IdleFlush)
-	defer close(r.procDone)
+// output is one output of a process: the stream held for the backend, and
+// for the main process the log.
+type output struct {
+	st  *outStream
+	log *lineSplitter // nil for exec sessions: docker logs shows the main process only
+}
 
-	p, serr := startProcess(spec)
-	started := time.Now().UTC()
+func (o output) Write(p []byte) {
+	if o.log != nil {
+		_, _ = o.log.Write(p)
+	}
+	_, _ = o.st.Write(p)
+}
+
+func (o output) close() {
+	if o.log != nil {
+		_ = o.log.Close()
+	}
+	o.st.closeWrite()
+}
+
+func (r *run) outputs(ps *procState) (out, errOut output) {
+	out.st = newOutStream(ps.id, protocol.StreamStdout)
+	r.link.register(out.st)
+	if !ps.spec.Tty {
+		errOut.st = newOutStream(ps.id, protocol.StreamStderr)
+		r.link.register(errOut.st)
+	}
+	if ps.id == "" {
+		out.log = newLineSplitter(r.a.log, protocol.StreamStdout, r.a.cfg.IdleFlush)
+		if !ps.spec.Tty {
+			errOut.log = newLineSplitter(r.a.log, protocol.StreamStderr, r.a.cfg.IdleFlush)
+		}
+	}
+	return out, errOut
+}
+
+func sizes(outs ...output) map[string]int64 {
+	m := map[string]int64{}
+	for _, o := range outs {
+		if o.st != nil {
+			m[o.st.kind] = o.st.size()
+		}
+	}
+	return m
+}
+
+// failStart reports a process that could not start where its errors would
+// have gone.
+func (r *run) failStart(ps *procState, serr *startError) result {
+	defer close(ps.done)
+	out, errOut := r.outputs(ps)
+	r.diag("start %q: %s", ps.id, serr.Msg)
+	target := errOut
+	if ps.spec.Tty {
+		target = out
+	}
+	target.Write([]byte(serr.Msg + "\n"))
+	out.close()
+	if errOut.st != nil {
+		errOut.close()
+	}
+	now := time.Now().UTC()
+	return result{code: serr.Code, err: serr.Msg, started: now, finished: now, sizes: sizes(out, errOut)}
+}
+
+// runProc runs one process to its end: the main process (with the
+// invocation deadline, and killing the rest of the container when it ends)
+// or an exec session.
+func (r *run) runProc(ctx context.Context, ps *procState) result {
+	isMain := ps.id == ""
+	p, serr := startProcess(ps.spec)
 	if serr != nil {
-		// The user sees why, where the process's errors would have gone.
-		r.diag("start: %s", serr.Msg)
-		msg := []byte(serr.Msg + "\n")
-		log, st := errLog, errSt
-		if spec.Tty {
-			log, st = outLog, outSt
-		}
-		_, _ = log.Write(msg)
-		if st != nil {
-			if _, err := st.Write(msg); err != nil {
-				r.diag("write start error: %v", err)
-			}
-		}
-		for _, c := range []io.Closer{outLog, errLog} {
-			_ = c.Close()
-		}
-		for _, s := range r.outStreams {
-			_ = s.Close()
-		}
-		return result{code: serr.Code, err: serr.Msg, started: started, finished: started}
+		return r.failStart(ps, serr)
 	}
+	defer close(ps.done)
+	started := time.Now().UTC()
+	out, errOut := r.outputs(ps)
+	r.link.sendMsg(protocol.Message{Type: protocol.MsgStarted, ID: ps.id, Pid: p.pid})
 
-	r.mu.Lock()
-	r.proc = p
-	pending := r.pending
-	r.pending = nil
-	r.mu.Unlock()
+	ps.mu.Lock()
+	ps.p = p
+	pending := ps.pending
+	ps.pending = nil
+	ps.mu.Unlock()
 	for _, m := range pending {
 		r.apply(p, m)
 	}
 
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); r.pump(p.stdout, outLog, outSt) }()
+	go func() { defer wg.Done(); r.pump(p.stdout, out) }()
 	if p.stderr != nil {
 		wg.Add(1)
-		go func() { defer wg.Done(); r.pump(p.stderr, errLog, errSt) }()
-	} else {
-		_ = errLog.Close()
+		go func() { defer wg.Done(); r.pump(p.stderr, errOut) }()
+	} else if errOut.st != nil {
+		errOut.close()
 	}
 	if p.stdin != nil {
-		go r.copyStdin(p, spec.Tty)
+		go r.copyStdin(ps, p)
 	}
 
 	var deadline <-chan time.Time
-	if !r.ev.Deadline.IsZero() {
+	if isMain && !r.ev.Deadline.IsZero() {
 		t := time.NewTimer(time.Until(r.ev.Deadline) - r.a.cfg.DeadlineMargin)
 		defer t.Stop()
 		deadline = t.C
@@ -320,27 +437,14 @@ wait:
 		}
 	}
 	finished := time.Now().UTC()
-
-	// Docker ends every process of the container with its main process; the
-	// survivors would also hold the output pipes open.
-	_ = p.signal(syscall.SIGKILL)
-	killDescendants()
-
-	drained := make(chan struct{})
-	go func() { wg.Wait(); close(drained) }()
-	select {
-	case <-drained:
-	case <-time.After(r.bounded(r.a.cfg.DrainTimeout)):
-		r.diag("output not drained in time; cutting it off")
-		for _, s := range r.outStreams {
-			_ = s.SetWriteDeadline(time.Now())
-		}
-		p.closeParentEnds()
-		<-drained
+	if isMain {
+		// The survivors would also hold the output pipes open.
+		_ = p.signal(syscall.SIGKILL)
+		killDescendants()
 	}
-	p.closeParentEnds()
+	r.drain(&wg, p, out, errOut)
 
-	res := result{code: exitCode(ws), pid: p.pid, started: started, finished: finished}
+	res := result{code: exitCode(ws), pid: p.pid, started: started, finished: finished, sizes: sizes(out, errOut)}
 	if timedOut {
 		res.code = 128 + int(syscall.SIGKILL)
 		res.reason = "timeout"
@@ -349,67 +453,78 @@ wait:
 	return res
 }
 
-// pump copies one output of the process to the log and to the backend. The
-// backend write blocks, so a slow reader slows the process instead of losing
-// bytes; a failed backend write leaves the log as the only destination.
-func (r *run) pump(src *os.File, log *lineSplitter, st *yamux.Stream) {
+// drain waits for the output of an exited process: first for the pipes to
+// reach EOF (processes it left behind may hold them), then for the backend
+// to take what is held, which only the invocation deadline cuts short.
+func (r *run) drain(wg *sync.WaitGroup, p *proc, outs ...output) {
+	drained := make(chan struct{})
+	go func() { wg.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(r.bounded(r.a.cfg.DrainTimeout)):
+		p.closeParentEnds()
+		var limit <-chan time.Time
+		if hs := r.hardStop(); !hs.IsZero() {
+			limit = time.After(time.Until(hs))
+		}
+		select {
+		case <-drained:
+		case <-limit:
+			r.diag("output not drained before the deadline; the log has it")
+			for _, o := range outs {
+				if o.st != nil {
+					o.st.drop()
+				}
+			}
+			<-drained
+		}
+	}
+	p.closeParentEnds()
+}
+
+// pump copies one output of the process to the log and the held stream.
+// Writing to the held stream blocks when the backend is behind, so a slow
+// reader slows the process instead of losing bytes.
+func (r *run) pump(src *os.File, o output) {
 	buf := make([]byte, 32*1024)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			_, _ = log.Write(buf[:n])
-			if st != nil {
-				if _, werr := st.Write(buf[:n]); werr != nil {
-					r.diag("%s stream: %v; output continues in the log only", log.stream, werr)
-					_ = st.Close()
-					st = nil
-				}
-			}
+			o.Write(buf[:n])
 		}
 		if err != nil {
 			// EIO is how a pty master reports that the last slave is closed.
 			if !errors.Is(err, io.EOF) && !errors.Is(err, syscall.EIO) && !errors.Is(err, os.ErrClosed) {
-				r.diag("read %s: %v", log.stream, err)
+				r.diag("read %s: %v", o.st.kind, err)
 			}
 			break
 		}
 	}
-	_ = log.Close()
-	if st != nil {
-		_ = st.Close()
-	}
+	o.close()
 }
 
-// copyStdin feeds the backend's stdin stream to the process. End of the
+// copyStdin feeds the backend's stdin streams to the process. The end of a
 // stream closes the process's stdin (not possible with a tty, whose input and
-// output are one file).
-func (r *run) copyStdin(p *proc, tty bool) {
-	var st net.Conn
-	select {
-	case st = <-r.stdinCh:
-	case <-r.procDone:
+// output are one file), unless it ended because the connection dropped: the
+// backend then opens a new stream on the next connection.
+func (r *run) copyStdin(ps *procState, p *proc) {
+	for {
+		var st net.Conn
+		select {
+		case st = <-ps.stdinCh:
+		case <-ps.done:
+			return
+		}
+		if _, err := io.Copy(p.stdin, st); err != nil && !errors.Is(err, syscall.EPIPE) && !errors.Is(err, os.ErrClosed) {
+			r.diag("stdin: %v", err)
+		}
+		if ys, ok := st.(*yamux.Stream); ok && ys.Session().IsClosed() {
+			continue
+		}
+		_ = st.Close()
+		if !ps.spec.Tty {
+			_ = p.stdin.Close()
+		}
 		return
-	}
-	if _, err := io.Copy(p.stdin, st); err != nil && !errors.Is(err, syscall.EPIPE) && !errors.Is(err, os.ErrClosed) {
-		r.diag("stdin: %v", err)
-	}
-	if !tty {
-		_ = p.stdin.Close()
-	}
-}
-
-func (r *run) reportExit(res result) {
-	code := res.code
-	m := protocol.Message{Type: protocol.MsgExit, ExitCode: &code, Error: res.err, Reason: res.reason, Pid: res.pid}
-	if err := r.ctrl.send(m); err != nil {
-		r.diag("%v", err)
-		return
-	}
-	select {
-	case <-r.exitAck:
-	case <-r.ctrlDone:
-		r.diag("control stream ended before exitAck")
-	case <-time.After(r.bounded(r.a.cfg.ExitAckTimeout)):
-		r.diag("no exitAck from the backend in time")
 	}
 }

@@ -32,6 +32,7 @@ const (
 	entryExit      = "exit"
 	entryRename    = "rename"
 	entryLogStream = "logstream"
+	entryUpdate    = "update"
 )
 
 // journalEntry is one event of a container's journal.
@@ -51,6 +52,8 @@ type journalEntry struct {
 	Name string `json:"name,omitempty"`
 	// logstream
 	LogStream string `json:"logStream,omitempty"`
+	// update
+	Memory int64 `json:"memory,omitempty"`
 }
 
 // createRecord is everything `docker inspect` shows that does not change.

@@ -25,7 +25,7 @@ import (
 type logReader struct {
 	b      *Backend
 	group  string
-	tokens map[string]string // stream → forward token
+	tokens map[string]string            // stream → forward token
 	exits  map[string]protocol.ExitInfo // exit records read, by request ID
 	ended  map[string]bool              // request IDs whose invocation Lambda reported over (REPORT)
 }

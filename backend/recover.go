@@ -123,6 +123,10 @@ func replay(entries []journalEntry) (*Container, journalEntry) {
 			c.exits++
 		case entryRename:
 			c.name = e.Name
+		case entryUpdate:
+			if e.Memory != 0 {
+				c.HostConfig.Memory = e.Memory
+			}
 		case entryLogStream:
 			if !contains(c.logStreams, e.LogStream) {
 				c.logStreams = append(c.logStreams, e.LogStream)

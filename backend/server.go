@@ -164,6 +164,10 @@ func (b *Backend) handler() http.Handler {
 	r.POST("/containers/:id/stop", b.handleContainerStop)
 	r.GET("/containers/:id/logs", b.handleContainerLogs)
 	r.DELETE("/containers/:id", b.handleContainerDelete)
+	r.POST("/containers/:id/restart", b.handleContainerRestart)
+	r.POST("/containers/:id/rename", b.handleContainerRename)
+	r.POST("/containers/:id/update", b.handleContainerUpdate)
+	r.POST("/containers/prune", b.handleContainerPrune)
 	b.agentRoutes(r)
 
 	r.GET("/networks", b.handleNetworkList)

@@ -336,3 +336,22 @@ func (c *Container) networkSettings() map[string]*network.EndpointSettings {
 	}
 	return out
 }
+
+// Rename gives c a new name, unless another container has it. It returns the
+// old name.
+func (s *Store) Rename(c *Container, name string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := c.name
+	if old == name {
+		return old, nil
+	}
+	if id, ok := s.names[name]; ok {
+		return old, conflict("Error when allocating new name: Conflict. The container name %q is already in use by container %q. You have to remove (or rename) that container to be able to reuse that name.", name, id)
+	}
+	delete(s.names, old)
+	s.names[name] = c.ID
+	c.name = name
+	s.notifyLocked(c)
+	return old, nil
+}

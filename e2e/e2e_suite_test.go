@@ -138,3 +138,11 @@ func expectNothingLeft(containerID string) {
 	Expect(r.Code).To(Equal(0), r.Stderr)
 	Expect(strings.TrimSpace(r.Stdout)).To(BeEmpty(), "container still listed by docker ps -a")
 }
+
+// lambdaMemory is the MemorySize of a container's function.
+func lambdaMemory(containerID string) int32 {
+	GinkgoHelper()
+	out, err := lambdaAPI.GetFunctionConfiguration(context.Background(), &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(functionName(containerID))})
+	Expect(err).NotTo(HaveOccurred())
+	return aws.ToInt32(out.MemorySize)
+}

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	ecrsdk "github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -48,6 +50,7 @@ func TestAWSCLILambda(t *testing.T) {
 		if err := srv.Close(ctx); err != nil {
 			t.Errorf("close simulator: %v", err)
 		}
+		removeImagesFrom(t, srv.Addr())
 	})
 	imageURI := pushToECR(t, srv, dir)
 
@@ -117,6 +120,32 @@ func TestAWSCLILambda(t *testing.T) {
 	want := "An error occurred (ResourceNotFoundException) when calling the GetFunction operation: Function not found: arn:aws:lambda:us-east-1:123456789012:function:cli-fn"
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 254 || strings.TrimSpace(errOut) != want {
 		t.Errorf("get-function after delete: %v\n%s", err, errOut)
+	}
+}
+
+// removeImagesFrom removes what the engine pulled from the registry at host,
+// which lives only as long as the test.
+func removeImagesFrom(t *testing.T, host string) {
+	ctx := context.Background()
+	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Errorf("docker client: %v", err)
+		return
+	}
+	defer c.Close()
+	list, err := c.ImageList(ctx, image.ListOptions{})
+	if err != nil {
+		t.Errorf("list images: %v", err)
+		return
+	}
+	for _, img := range list {
+		for _, ref := range img.RepoDigests {
+			if strings.HasPrefix(ref, host+"/") {
+				if _, err := c.ImageRemove(ctx, ref, image.RemoveOptions{}); err != nil {
+					t.Errorf("remove image %s: %v", ref, err)
+				}
+			}
+		}
 	}
 }
 

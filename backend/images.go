@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/distribution/reference"
 	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/pkg/jsonmessage"
 	"github.com/gin-gonic/gin"
@@ -234,6 +236,7 @@ func (b *Backend) Pull(ctx context.Context, named reference.Named, progress func
 		image.RepoTags = nil
 	}
 	b.store.PutImage(image)
+	b.journalImage(imageEntry{Kind: "image", Image: image})
 	b.publish(events.ImageEventType, events.ActionPull, familiarString(named), map[string]string{"name": familiarString(named)})
 	progress(jsonmessage.JSONMessage{Status: "Status: Downloaded newer image for " + familiarString(named)})
 	return image, nil
@@ -330,17 +333,63 @@ func (b *Backend) handleImageInspect(c *gin.Context) {
 	writeJSON(c, http.StatusOK, imageInspect(img))
 }
 
-// handleImageList serves GET /images/json.
+// handleImageList serves GET /images/json, with the reference, dangling and
+// label filters.
 func (b *Backend) handleImageList(c *gin.Context) {
+	args, err := filters.FromJSON(c.Query("filters"))
+	if err == nil {
+		err = args.Validate(map[string]bool{"reference": true, "dangling": true, "label": true, "before": true, "since": true, "until": true})
+	}
+	if err != nil {
+		writeError(c, badRequest("%s", err))
+		return
+	}
 	out := []image.Summary{}
 	for _, img := range b.store.Images() {
+		tags, digests := img.RepoTags, img.RepoDigests
+		if args.Contains("reference") {
+			tags = matchReferences(img.RepoTags, args.Get("reference"))
+			digests = matchReferences(img.RepoDigests, args.Get("reference"))
+			if len(tags) == 0 && len(digests) == 0 {
+				continue
+			}
+		}
+		if args.Contains("dangling") && args.ExactMatch("dangling", "true") != (len(img.RepoTags) == 0) {
+			continue
+		}
+		if args.Contains("label") && !args.MatchKVList("label", img.Config.Config.Labels) {
+			continue
+		}
 		out = append(out, image.Summary{
-			ID: img.ID, RepoTags: nonNil(img.RepoTags), RepoDigests: nonNil(img.RepoDigests),
+			ID: img.ID, RepoTags: nonNil(tags), RepoDigests: nonNil(digests),
 			Created: img.Created.Unix(), Size: img.Size, SharedSize: -1, Containers: -1,
 			Labels: img.Config.Config.Labels,
 		})
 	}
 	writeJSON(c, http.StatusOK, out)
+}
+
+// matchReferences keeps the tags that match one of the patterns, as Docker's
+// reference filter does: "name" or "name:tag", with shell wildcards.
+func matchReferences(tags, patterns []string) []string {
+	var out []string
+	for _, t := range tags {
+		repo, _, _ := strings.Cut(t, "@")
+		if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+			repo = repo[:i]
+		}
+		for _, p := range patterns {
+			if ok, _ := path.Match(p, t); ok {
+				out = append(out, t)
+				break
+			}
+			if ok, _ := path.Match(p, repo); ok {
+				out = append(out, t)
+				break
+			}
+		}
+	}
+	return out
 }
 
 func imageInspect(img *Image) image.InspectResponse {

@@ -79,14 +79,10 @@ func journalStream(id string) string { return journalPrefix + id }
 
 // create starts the container's journal with its create record.
 func (j *journal) create(ctx context.Context, c *Container, name string) error {
-	_, err := j.b.aws.Logs.CreateLogStream(ctx, &cloudwatchlogs.CreateLogStreamInput{
-		LogGroupName: aws.String(j.b.cfg.LogGroup), LogStreamName: aws.String(journalStream(c.ID)),
-	})
-	var exists *cwtypes.ResourceAlreadyExistsException
-	if err != nil && !errors.As(err, &exists) {
-		return fmt.Errorf("CloudWatch CreateLogStream for the container journal: %w", err)
+	if err := j.ensureStream(ctx, journalStream(c.ID)); err != nil {
+		return err
 	}
-	return j.put(ctx, c.ID, journalEntry{Kind: entryCreate, Time: c.Created, Create: &createRecord{
+	return j.put(ctx, journalStream(c.ID), c.Created, journalEntry{Kind: entryCreate, Time: c.Created, Create: &createRecord{
 		ID: c.ID, Name: name, Created: c.Created, Config: c.Config, HostConfig: c.HostConfig,
 		NetworkingConfig: c.NetworkingConfig, Image: c.Image, FunctionName: c.FunctionName,
 		FunctionARN: c.FunctionARN, LogGroup: c.LogGroup,
@@ -99,14 +95,26 @@ func (j *journal) append(c *Container, e journalEntry) {
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()
 	}
-	if err := j.put(context.Background(), c.ID, e); err != nil {
+	if err := j.put(context.Background(), journalStream(c.ID), e.Time, e); err != nil {
 		slog.Error("container journal write failed: this change will not survive a backend restart",
 			"container", c.ID[:12], "kind", e.Kind, "err", err)
 	}
 }
 
-func (j *journal) put(ctx context.Context, id string, e journalEntry) error {
-	msg, err := json.Marshal(e)
+func (j *journal) ensureStream(ctx context.Context, stream string) error {
+	_, err := j.b.aws.Logs.CreateLogStream(ctx, &cloudwatchlogs.CreateLogStreamInput{
+		LogGroupName: aws.String(j.b.cfg.LogGroup), LogStreamName: aws.String(stream),
+	})
+	var exists *cwtypes.ResourceAlreadyExistsException
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("CloudWatch CreateLogStream %s: %w", stream, err)
+	}
+	return nil
+}
+
+// put appends one JSON event to a journal stream.
+func (j *journal) put(ctx context.Context, stream string, at time.Time, v any) error {
+	msg, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
@@ -114,11 +122,11 @@ func (j *journal) put(ctx context.Context, id string, e journalEntry) error {
 	defer j.mu.Unlock()
 	_, err = j.b.aws.Logs.PutLogEvents(ctx, &cloudwatchlogs.PutLogEventsInput{
 		LogGroupName:  aws.String(j.b.cfg.LogGroup),
-		LogStreamName: aws.String(journalStream(id)),
-		LogEvents:     []cwtypes.InputLogEvent{{Timestamp: aws.Int64(e.Time.UnixMilli()), Message: aws.String(string(msg))}},
+		LogStreamName: aws.String(stream),
+		LogEvents:     []cwtypes.InputLogEvent{{Timestamp: aws.Int64(at.UnixMilli()), Message: aws.String(string(msg))}},
 	})
 	if err != nil {
-		return fmt.Errorf("CloudWatch PutLogEvents to the container journal: %w", err)
+		return fmt.Errorf("CloudWatch PutLogEvents to journal %s: %w", stream, err)
 	}
 	return nil
 }
@@ -156,24 +164,40 @@ func (j *journal) list(ctx context.Context) ([]string, error) {
 // read returns a container's journal, oldest first.
 func (j *journal) read(ctx context.Context, id string) ([]journalEntry, error) {
 	var out []journalEntry
+	err := j.readStream(ctx, journalStream(id), func(raw []byte) error {
+		var e journalEntry
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return fmt.Errorf("journal of %s: bad entry: %w", id, err)
+		}
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+// readStream calls fn with each event of a journal stream, oldest first. A
+// stream that does not exist is empty.
+func (j *journal) readStream(ctx context.Context, stream string, fn func([]byte) error) error {
 	var token *string
 	for {
 		resp, err := j.b.aws.Logs.GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{
-			LogGroupName: aws.String(j.b.cfg.LogGroup), LogStreamName: aws.String(journalStream(id)),
+			LogGroupName: aws.String(j.b.cfg.LogGroup), LogStreamName: aws.String(stream),
 			StartFromHead: aws.Bool(true), NextToken: token,
 		})
+		var nf *cwtypes.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			return nil
+		}
 		if err != nil {
-			return nil, fmt.Errorf("CloudWatch GetLogEvents of the journal of %s: %w", id, err)
+			return fmt.Errorf("CloudWatch GetLogEvents of journal %s: %w", stream, err)
 		}
 		for _, ev := range resp.Events {
-			var e journalEntry
-			if err := json.Unmarshal([]byte(aws.ToString(ev.Message)), &e); err != nil {
-				return nil, fmt.Errorf("journal of %s: bad entry: %w", id, err)
+			if err := fn([]byte(aws.ToString(ev.Message))); err != nil {
+				return err
 			}
-			out = append(out, e)
 		}
 		if len(resp.Events) == 0 || aws.ToString(resp.NextForwardToken) == aws.ToString(token) {
-			return out, nil
+			return nil
 		}
 		token = resp.NextForwardToken
 	}

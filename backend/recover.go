@@ -17,6 +17,9 @@ import (
 // function still exists, and the functions' logs say how running containers
 // ended while no backend was watching.
 func (b *Backend) recover(ctx context.Context) error {
+	if err := b.recoverImages(ctx); err != nil {
+		return err
+	}
 	ids, err := b.journal.list(ctx)
 	if err != nil {
 		return err

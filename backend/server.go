@@ -184,16 +184,9 @@ func (b *Backend) handler() http.Handler {
 	r.GET("/volumes/:name", b.handleVolumeInspect)
 	r.DELETE("/volumes/:name", b.handleVolumeInspect)
 
-	r.POST("/images/create", b.handleImageCreate)
-	// Image names contain slashes, so one catch-all route serves the list
-	// and the inspect of any name.
-	r.GET("/images/*name", func(c *gin.Context) {
-		if c.Param("name") == "/json" {
-			b.handleImageList(c)
-			return
-		}
-		b.handleImageInspect(c)
-	})
+	r.GET("/images/*name", b.imageGET)
+	r.POST("/images/*name", b.imagePOST)
+	r.DELETE("/images/*name", b.handleImageDelete)
 
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		version := APIVersion

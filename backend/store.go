@@ -355,3 +355,40 @@ func (s *Store) Rename(c *Container, name string) (string, error) {
 	s.notifyLocked(c)
 	return old, nil
 }
+
+// TagImage gives img the familiar name tag, taking it off any other image.
+func (s *Store) TagImage(img *Image, tag string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, other := range s.images {
+		other.RepoTags = removeAll(other.RepoTags, []string{tag})
+	}
+	img.RepoTags = append(img.RepoTags, tag)
+}
+
+// UntagImage takes the familiar name tag off img.
+func (s *Store) UntagImage(img *Image, tag string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	img.RepoTags = removeAll(img.RepoTags, []string{tag})
+}
+
+// DeleteImage forgets an image.
+func (s *Store) DeleteImage(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.images, id)
+}
+
+// ImageUsers are the containers created from the image.
+func (s *Store) ImageUsers(id string) []*Container {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*Container
+	for _, c := range s.containers {
+		if c.Image.ID == id {
+			out = append(out, c)
+		}
+	}
+	return out
+}

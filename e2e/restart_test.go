@@ -35,6 +35,9 @@ var _ = Describe("a backend restarted from nothing", Serial, func() {
 			created, "created",
 		))
 
+		r = docker("images", "--format", "{{.Repository}}:{{.Tag}}", "busybox")
+		Expect(r.Stdout).To(Equal("busybox:latest\n"), "the image list did not survive the restart")
+
 		r = docker("inspect", "--format", "{{.State.ExitCode}} {{.Config.Env}}", exited)
 		Expect(r.Code).To(Equal(0), r.Stderr)
 		Expect(r.Stdout).To(HavePrefix("2 "))

@@ -1,0 +1,62 @@
+package backend
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// The images the backend knows live in ECR; which names point at which image
+// is kept in a journal stream beside the containers', so that `docker images`
+// survives a backend restart.
+const imageJournalStream = "sockerless/images"
+
+// imageEntry is one change to the image list.
+type imageEntry struct {
+	Kind  string `json:"kind"` // "image" (pulled or loaded), "tag", "untag", "delete"
+	Image *Image `json:"image,omitempty"`
+	ID    string `json:"id,omitempty"`
+	Ref   string `json:"ref,omitempty"`
+}
+
+// journalImage records a change to the image list; a failure is logged: the
+// change happened, only its durability is lost.
+func (b *Backend) journalImage(e imageEntry) {
+	ctx := context.Background()
+	err := b.journal.ensureStream(ctx, imageJournalStream)
+	if err == nil {
+		err = b.journal.put(ctx, imageJournalStream, time.Now(), e)
+	}
+	if err != nil {
+		slog.Error("image journal write failed: this change will not survive a backend restart", "kind", e.Kind, "err", err)
+	}
+}
+
+// recoverImages replays the image journal.
+func (b *Backend) recoverImages(ctx context.Context) error {
+	return b.journal.readStream(ctx, imageJournalStream, func(raw []byte) error {
+		var e imageEntry
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return fmt.Errorf("image journal: bad entry: %w", err)
+		}
+		switch e.Kind {
+		case "image":
+			if e.Image != nil {
+				b.store.PutImage(e.Image)
+			}
+		case "tag":
+			if img, ok := b.store.LookupImage(e.ID); ok {
+				b.store.TagImage(img, e.Ref)
+			}
+		case "untag":
+			if img, ok := b.store.LookupImage(e.ID); ok {
+				b.store.UntagImage(img, e.Ref)
+			}
+		case "delete":
+			b.store.DeleteImage(e.ID)
+		}
+		return nil
+	})
+}

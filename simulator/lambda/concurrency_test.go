@@ -106,6 +106,16 @@ func TestConcurrencyLimits(t *testing.T) {
 		}
 	}
 
+	// Back-to-back invokes within a reservation of 1 reuse the one environment, never throttled.
+	for i := 0; i < 3; i++ {
+		if _, err := f.client.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String("limited"), Payload: []byte(`{"noop":true}`)}); err != nil {
+			t.Fatalf("back-to-back invoke %d: %v", i, err)
+		}
+	}
+	if n := len(containers(t, "limited")); n != 1 {
+		t.Errorf("%d environments for sequential invokes, want 1", n)
+	}
+
 	// The unreserved pool is now 1: a second concurrent invoke of "pooled" is throttled.
 	settings, _ = f.client.GetAccountSettings(ctx, &awslambda.GetAccountSettingsInput{})
 	if aws.ToInt32(settings.AccountLimit.UnreservedConcurrentExecutions) != 1 {

@@ -525,14 +525,18 @@ func (e *environment) run(inv *invocation, reusable func()) (res invokeResult, k
 		lines = nil // the JSON records carry the status instead
 	}
 	keep = out == outcomeResult
+	mem := e.maxMemoryMB()
+	if keep {
+		// Free before answering, so that a caller's next invoke finds the
+		// environment and the concurrency slot free.
+		reusable()
+	}
 
 	// Answer at once unless the caller wants the log; END and REPORT follow.
 	if !inv.tail && inv.done != nil {
 		inv.done <- res
 	}
-	mem := e.maxMemoryMB()
 	if keep {
-		reusable()
 		e.out.settle()
 	} else {
 		e.kill()

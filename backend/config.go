@@ -4,7 +4,12 @@
 package backend
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"flag"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -29,6 +34,60 @@ type Config struct {
 	DockerHost     string   // SOCKERLESS_DOCKER_HOST: tcp://host:port or unix:///path
 	ECRRepository  string   // SOCKERLESS_ECR_REPOSITORY: where derived images are pushed
 	ECRPullThrough string   // SOCKERLESS_ECR_PULL_THROUGH_PREFIX: the Docker Hub pull-through cache rule
+
+	// TLS on the Docker API, as dockerd: --tlsverify, --tlscacert, --tlscert, --tlskey.
+	TLSVerify   bool   // SOCKERLESS_TLS_VERIFY: require client certificates signed by TLSCACert
+	TLSCACert   string // SOCKERLESS_TLS_CACERT
+	TLSCert     string // SOCKERLESS_TLS_CERT
+	TLSKey      string // SOCKERLESS_TLS_KEY
+	InsecureTCP bool   // SOCKERLESS_INSECURE_TCP: allow plain TCP on an address other than loopback
+}
+
+// Load reads the environment, then the dockerd-style flags in args, which
+// win: -H/--host, --tlsverify, --tlscacert, --tlscert, --tlskey.
+func Load(args []string) (Config, error) {
+	fs := flag.NewFlagSet("sockerless-backend-lambda", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	host := fs.String("H", "", "Docker API address (tcp://host:port or unix:///path)")
+	fs.StringVar(host, "host", "", "Docker API address (tcp://host:port or unix:///path)")
+	verify := fs.Bool("tlsverify", false, "require client certificates signed by --tlscacert")
+	cacert := fs.String("tlscacert", "", "CA certificate for client certificates")
+	cert := fs.String("tlscert", "", "server certificate")
+	key := fs.String("tlskey", "", "server key")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, fmt.Errorf("command line: %w", err)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	c, err := configFromEnv()
+	if err != nil {
+		return c, err
+	}
+	if set["H"] || set["host"] {
+		c.DockerHost = *host
+	}
+	if set["tlsverify"] {
+		c.TLSVerify = *verify
+	}
+	if set["tlscacert"] {
+		c.TLSCACert = *cacert
+	}
+	if set["tlscert"] {
+		c.TLSCert = *cert
+	}
+	if set["tlskey"] {
+		c.TLSKey = *key
+	}
+	return c, c.validate()
+}
+
+// ConfigFromEnv reads and validates the configuration from the environment.
+func ConfigFromEnv() (Config, error) {
+	c, err := configFromEnv()
+	if err != nil {
+		return c, err
+	}
+	return c, c.validate()
 }
 
 var (
@@ -40,9 +99,9 @@ var (
 	repoRE     = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$`)
 )
 
-// ConfigFromEnv reads and validates the configuration. A bad value is an error
-// naming the variable and what is allowed.
-func ConfigFromEnv() (Config, error) {
+// configFromEnv reads the configuration. A bad value is an error naming the
+// variable and what is allowed.
+func configFromEnv() (Config, error) {
 	c := Config{
 		Region:         getenv("AWS_REGION", "us-east-1"),
 		RoleARN:        os.Getenv("SOCKERLESS_LAMBDA_ROLE_ARN"),
@@ -64,7 +123,26 @@ func ConfigFromEnv() (Config, error) {
 	if c.Timeout, err = intEnv("SOCKERLESS_LAMBDA_TIMEOUT", 900, 1, 900, "seconds"); err != nil {
 		return c, err
 	}
-	return c, c.validate()
+	c.TLSCACert, c.TLSCert, c.TLSKey = os.Getenv("SOCKERLESS_TLS_CACERT"), os.Getenv("SOCKERLESS_TLS_CERT"), os.Getenv("SOCKERLESS_TLS_KEY")
+	if c.TLSVerify, err = boolEnv("SOCKERLESS_TLS_VERIFY"); err != nil {
+		return c, err
+	}
+	if c.InsecureTCP, err = boolEnv("SOCKERLESS_INSECURE_TCP"); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func boolEnv(k string) (bool, error) {
+	v := os.Getenv(k)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s: %q is not allowed: 1, true, 0 or false", k, v)
+	}
+	return b, nil
 }
 
 func (c *Config) validate() error {
@@ -120,6 +198,9 @@ func (c *Config) validate() error {
 	if !strings.HasPrefix(c.DockerHost, "tcp://") && !strings.HasPrefix(c.DockerHost, "unix://") {
 		return fmt.Errorf("SOCKERLESS_DOCKER_HOST: %q is not tcp://host:port or unix:///path", c.DockerHost)
 	}
+	if err := c.validateTLS(); err != nil {
+		return err
+	}
 	if !repoRE.MatchString(c.ECRRepository) {
 		return fmt.Errorf("SOCKERLESS_ECR_REPOSITORY: %q is not an ECR repository name", c.ECRRepository)
 	}
@@ -156,4 +237,60 @@ func intEnv(k string, def, min, max int, unit string) (int32, error) {
 		return 0, fmt.Errorf("%s: %q is not allowed: a whole number of %s from %d to %d", k, v, unit, min, max)
 	}
 	return int32(n), nil
+}
+
+// validateTLS checks the TLS settings, and that plain TCP is on loopback
+// unless explicitly allowed: the Docker API gives whoever reaches it the run
+// of the AWS account's Lambda.
+func (c *Config) validateTLS() error {
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("SOCKERLESS_TLS_CERT and SOCKERLESS_TLS_KEY (--tlscert, --tlskey): give both or neither")
+	}
+	if c.TLSVerify && (c.TLSCert == "" || c.TLSCACert == "") {
+		return fmt.Errorf("SOCKERLESS_TLS_VERIFY (--tlsverify): needs --tlscacert, --tlscert and --tlskey")
+	}
+	for name, path := range map[string]string{"SOCKERLESS_TLS_CACERT": c.TLSCACert, "SOCKERLESS_TLS_CERT": c.TLSCert, "SOCKERLESS_TLS_KEY": c.TLSKey} {
+		if path != "" {
+			if _, err := os.Stat(path); err != nil {
+				return fmt.Errorf("%s: %v", name, err)
+			}
+		}
+	}
+	if !strings.HasPrefix(c.DockerHost, "tcp://") || c.TLSCert != "" || c.InsecureTCP {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(strings.TrimPrefix(c.DockerHost, "tcp://"))
+	if err != nil {
+		return fmt.Errorf("SOCKERLESS_DOCKER_HOST: %q is not tcp://host:port", c.DockerHost)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("SOCKERLESS_DOCKER_HOST: plain TCP on %s would let anyone who reaches it run containers with this AWS account: use TLS (--tlsverify, --tlscacert, --tlscert, --tlskey), a loopback address, or set SOCKERLESS_INSECURE_TCP=1 to allow it", host)
+	}
+	return nil
+}
+
+// serverTLS is the Docker API's TLS configuration, verifying client
+// certificates against the CA with TLSVerify, as dockerd does.
+func (c *Config) serverTLS() (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("SOCKERLESS_TLS_CERT/SOCKERLESS_TLS_KEY: %w", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if c.TLSCACert != "" {
+		pem, err := os.ReadFile(c.TLSCACert)
+		if err != nil {
+			return nil, fmt.Errorf("SOCKERLESS_TLS_CACERT: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("SOCKERLESS_TLS_CACERT: %s holds no PEM certificate", c.TLSCACert)
+		}
+		tc.ClientCAs = pool
+		tc.ClientAuth = tls.VerifyClientCertIfGiven
+		if c.TLSVerify {
+			tc.ClientAuth = tls.RequireAndVerifyClientCert
+		}
+	}
+	return tc, nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/aws/smithy-go"
@@ -72,4 +73,12 @@ func writeJSON(c *gin.Context, status int, body any) {
 	if body != nil {
 		_ = json.NewEncoder(c.Writer).Encode(body)
 	}
+}
+
+// bindJSON decodes a JSON request body; an empty body leaves v as it is.
+func bindJSON(c *gin.Context, v any) error {
+	if err := json.NewDecoder(c.Request.Body).Decode(v); err != nil && err != io.EOF {
+		return badRequest("invalid JSON: %s", err)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -82,6 +83,16 @@ func (b *Backend) Listen() error {
 	if b.apiLn, err = net.Listen(network, addr); err != nil {
 		return fmt.Errorf("Docker API listener on %s: %w", b.cfg.DockerHost, err)
 	}
+	if b.cfg.TLSCert != "" {
+		tc, err := b.cfg.serverTLS()
+		if err != nil {
+			b.apiLn.Close()
+			return err
+		}
+		b.apiLn = tls.NewListener(b.apiLn, tc)
+	} else if b.cfg.InsecureTCP && network == "tcp" {
+		slog.Warn("the Docker API is served over plain TCP without TLS: anyone who reaches it can run containers with this AWS account", "address", addr)
+	}
 	if b.callback, err = net.Listen("tcp", b.cfg.CallbackListen); err != nil {
 		b.apiLn.Close()
 		return fmt.Errorf("callback listener on %s: %w", b.cfg.CallbackListen, err)
@@ -153,6 +164,7 @@ func (b *Backend) handler() http.Handler {
 	r.GET("/version", b.handleVersion)
 	r.GET("/info", b.handleInfo)
 	r.GET("/events", b.handleEvents)
+	b.unsupportedRoutes(r)
 
 	r.POST("/containers/create", b.handleContainerCreate)
 	r.GET("/containers/json", b.handleContainerList)

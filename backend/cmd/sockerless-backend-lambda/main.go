@@ -23,7 +23,7 @@ func main() {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
 	backend.Version = version
 
-	cfg, err := backend.ConfigFromEnv()
+	cfg, err := backend.Load(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sockerless-backend-lambda:", err)
 		os.Exit(2)

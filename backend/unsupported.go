@@ -1,0 +1,68 @@
+package backend
+
+import (
+	"net/http"
+
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/registry"
+	"github.com/gin-gonic/gin"
+)
+
+// unsupportedRoutes answer 501 with why, for endpoints Docker has and Lambda
+// cannot serve. Everything else unknown stays a 404 "page not found", which
+// `docker inspect` needs to move on to the next kind of object.
+func (b *Backend) unsupportedRoutes(r gin.IRoutes) {
+	say := func(msg string) gin.HandlerFunc {
+		return func(c *gin.Context) { writeError(c, notImplemented("%s", msg)) }
+	}
+	r.POST("/build", say("docker build is not supported: the backend has no image builder; build with a local Docker or a CI builder and push to ECR (or docker load)"))
+	r.POST("/build/prune", say("there is no build cache: the backend does not build images"))
+	r.POST("/commit", say("docker commit is not supported: a Lambda function's filesystem is read-only apart from /tmp, and cannot be captured as an image"))
+	r.GET("/containers/:id/export", say("docker export is not supported: a Lambda function's filesystem cannot be exported"))
+	r.GET("/containers/:id/changes", say("docker diff is not supported: Lambda does not expose the changes to a function's filesystem"))
+	r.POST("/session", say("BuildKit sessions are not supported: the backend does not build images"))
+	for _, p := range []string{"/swarm", "/swarm/init", "/swarm/join", "/swarm/leave", "/services", "/services/create", "/nodes", "/tasks", "/secrets", "/secrets/create", "/configs", "/configs/create"} {
+		r.Any(p, say("swarm mode is not supported: containers run as Lambda functions, not on swarm nodes"))
+	}
+	r.GET("/system/df", b.handleSystemDF)
+	r.POST("/auth", b.handleAuth)
+}
+
+// handleSystemDF serves GET /system/df from the backend's cache.
+func (b *Backend) handleSystemDF(c *gin.Context) {
+	var du types.DiskUsage
+	du.Images = nil
+	for _, img := range b.store.Images() {
+		du.LayersSize += img.Size
+	}
+	du.Containers = nil
+	for _, ctr := range b.store.List() {
+		s := summary(ctr, b.store.Snap(ctr))
+		du.Containers = append(du.Containers, &s)
+	}
+	du.Volumes = nil
+	du.BuildCache = []*build.CacheRecord{}
+	writeJSON(c, http.StatusOK, du)
+}
+
+// handleAuth serves POST /auth (docker login). The backend pulls and pushes
+// with its own AWS credentials, so only a login to this account's ECR
+// registry means anything; it is checked against ECR's credentials.
+func (b *Backend) handleAuth(c *gin.Context) {
+	var req registry.AuthConfig
+	if err := bindJSON(c, &req); err != nil {
+		writeError(c, err)
+		return
+	}
+	_, host, err := b.registry.credentials(c.Request.Context())
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if req.ServerAddress != host && req.ServerAddress != "http://"+host && req.ServerAddress != "https://"+host {
+		writeError(c, errorf(http.StatusUnauthorized, "login to %s is not supported: the backend uses ECR (%s) with its own AWS credentials", req.ServerAddress, host))
+		return
+	}
+	writeJSON(c, http.StatusOK, registry.AuthenticateOKBody{Status: "Login Succeeded"})
+}

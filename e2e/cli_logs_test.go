@@ -1,0 +1,58 @@
+package e2e
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+var _ = Describe("docker logs", func() {
+	It("honours --tail, --timestamps, --since and --until, and keeps streams apart", func() {
+		name := "e2e-logs-" + randomSuffix()
+		r := docker("run", "--name", name, "busybox", "sh", "-c", "for i in 1 2 3 4 5; do echo out$i; echo err$i >&2; done")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		DeferCleanup(func() { docker("rm", "-f", name) })
+
+		r = docker("logs", name)
+		Expect(r.Stdout).To(Equal("out1\nout2\nout3\nout4\nout5\n"))
+		Expect(r.Stderr).To(Equal("err1\nerr2\nerr3\nerr4\nerr5\n"))
+
+		r = docker("logs", "--tail", "2", name)
+		Expect(r.Stdout + r.Stderr).To(SatisfyAll(ContainSubstring("5\n"), Not(ContainSubstring("out3"))))
+
+		r = docker("logs", "--timestamps", name)
+		for _, line := range strings.Split(strings.TrimSpace(r.Stdout), "\n") {
+			Expect(line).To(MatchRegexp(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z out\d$`))
+		}
+
+		future := strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
+		Expect(docker("logs", "--since", future, name).Stdout).To(BeEmpty())
+		past := strconv.FormatInt(time.Now().Add(-time.Hour).Unix(), 10)
+		Expect(docker("logs", "--until", past, name).Stdout).To(BeEmpty())
+	})
+
+	It("follows a running container and ends when it stops", func() {
+		name := "e2e-follow-" + randomSuffix()
+		r := docker("run", "-d", "--name", name, "busybox", "sh", "-c", "echo first; sleep 2; echo second")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		DeferCleanup(func() { docker("rm", "-f", name) })
+
+		cmd := exec.Command("docker", "logs", "-f", name)
+		cmd.Env = append(os.Environ(), "DOCKER_HOST="+sut.DockerHost, "DOCKER_CONFIG="+dockerCfg)
+		var out bytes.Buffer
+		cmd.Stdout = &out
+		Expect(cmd.Start()).To(Succeed())
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		Eventually(done).WithTimeout(60 * time.Second).Should(Receive(BeNil()), "docker logs -f did not end when the container stopped")
+		Expect(out.String()).To(Equal("first\nsecond\n"))
+		Expect(regexp.MustCompile("first").FindAllString(out.String(), -1)).To(HaveLen(1), "a line was delivered twice")
+	})
+})

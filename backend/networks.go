@@ -1,8 +1,6 @@
 package backend
 
 import (
-	"encoding/json"
-	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -115,8 +113,8 @@ func (b *Backend) handleNetworkInspect(c *gin.Context) {
 
 func (b *Backend) handleNetworkCreate(c *gin.Context) {
 	var req network.CreateRequest
-	if err := json.NewDecoder(c.Request.Body).Decode(&req); err != nil {
-		writeError(c, badRequest("invalid JSON: %s", err))
+	if err := bindJSON(c, &req); err != nil {
+		writeError(c, err)
 		return
 	}
 	if req.Name == "" {
@@ -180,25 +178,32 @@ func (b *Backend) removeNetwork(nw *network.Inspect) error {
 
 func (b *Backend) handleNetworkConnect(c *gin.Context) {
 	var req network.ConnectOptions
-	if err := json.NewDecoder(c.Request.Body).Decode(&req); err != nil && err != io.EOF {
-		writeError(c, badRequest("invalid JSON: %s", err))
-		return
+	nw, ctr, err := b.networkRequest(c, &req, func() string { return req.Container })
+	if err == nil {
+		err = b.connect(nw, ctr, req.EndpointConfig)
 	}
-	nw, err := b.networks.lookup(c.Param("id"))
 	if err != nil {
-		writeError(c, err)
-		return
-	}
-	ctr, err := b.store.Lookup(req.Container)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	if err := b.connect(nw, ctr, req.EndpointConfig); err != nil {
 		writeError(c, err)
 		return
 	}
 	c.Status(http.StatusOK)
+}
+
+// networkRequest decodes a connect or disconnect body into req and finds
+// the network of the path and the container the body names.
+func (b *Backend) networkRequest(c *gin.Context, req any, container func() string) (*network.Inspect, *Container, error) {
+	if err := bindJSON(c, req); err != nil {
+		return nil, nil, err
+	}
+	nw, err := b.networks.lookup(c.Param("id"))
+	if err != nil {
+		return nil, nil, err
+	}
+	ctr, err := b.store.Lookup(container())
+	if err != nil {
+		return nil, nil, err
+	}
+	return nw, ctr, nil
 }
 
 // connect records ctr on nw with its aliases.
@@ -227,16 +232,7 @@ func (b *Backend) connect(nw *network.Inspect, ctr *Container, es *network.Endpo
 
 func (b *Backend) handleNetworkDisconnect(c *gin.Context) {
 	var req network.DisconnectOptions
-	if err := json.NewDecoder(c.Request.Body).Decode(&req); err != nil && err != io.EOF {
-		writeError(c, badRequest("invalid JSON: %s", err))
-		return
-	}
-	nw, err := b.networks.lookup(c.Param("id"))
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	ctr, err := b.store.Lookup(req.Container)
+	nw, ctr, err := b.networkRequest(c, &req, func() string { return req.Container })
 	if err != nil {
 		writeError(c, err)
 		return
@@ -271,7 +267,7 @@ func (b *Backend) handleNetworkPrune(c *gin.Context) {
 	writeJSON(c, http.StatusOK, network.PruneReport{NetworksDeleted: deleted})
 }
 
-// attachCreateNetworks records a new container on the networks its create
+// checkCreateNetworks finds a new container on the networks its create
 // request names. An unknown network fails the create, as Docker does.
 func (b *Backend) checkCreateNetworks(req *network.NetworkingConfig, mode string) ([]*network.Inspect, error) {
 	var out []*network.Inspect

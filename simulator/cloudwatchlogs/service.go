@@ -27,6 +27,8 @@ type Service struct {
 
 	stopSweep chan struct{}
 	swept     sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var _ lambda.Logs = (*Service)(nil)
@@ -42,11 +44,14 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Close stops the sweeper and releases the store.
+// Close stops the sweeper and releases the store. Later calls do nothing.
 func (s *Service) Close() error {
-	close(s.stopSweep)
-	s.swept.Wait()
-	return s.store.close()
+	s.closeOnce.Do(func() {
+		close(s.stopSweep)
+		s.swept.Wait()
+		s.closeErr = s.store.close()
+	})
+	return s.closeErr
 }
 
 func (s *Service) nowMillis() int64 { return s.now().UnixMilli() }

@@ -135,12 +135,16 @@ func TestAWSCLILogs(t *testing.T) {
 	}
 	cli.fails("ResourceNotFoundException", "The specified log stream does not exist.", "logs", "get-log-events", "--log-group-name", "/cli/a", "--log-stream-name", "nope")
 
-	var filtered struct{ Events []struct{ LogStreamName, Message string } }
+	var filtered struct {
+		Events []struct{ LogStreamName, Message string }
+	}
 	cli.run(&filtered, "logs", "filter-log-events", "--log-group-name", "/cli/a", "--filter-pattern", "ERROR")
 	if len(filtered.Events) != 1 || filtered.Events[0].Message != "ERROR it broke" || filtered.Events[0].LogStreamName != "s1" {
 		t.Fatalf("filtered %+v", filtered)
 	}
-	var streams struct{ LogStreams []struct{ LogStreamName string } }
+	var streams struct {
+		LogStreams []struct{ LogStreamName string }
+	}
 	cli.run(&streams, "logs", "describe-log-streams", "--log-group-name", "/cli/a", "--order-by", "LastEventTime", "--descending")
 	if len(streams.LogStreams) != 2 || streams.LogStreams[0].LogStreamName != "s2" {
 		t.Fatalf("streams %+v", streams)
@@ -166,7 +170,9 @@ func TestAWSCLIECRAndDocker(t *testing.T) {
 	cli := newCLIRunner(t, srv.URL())
 	host := srv.Addr()
 
-	var created struct{ Repository struct{ RepositoryUri, RepositoryArn string } }
+	var created struct {
+		Repository struct{ RepositoryUri, RepositoryArn string }
+	}
 	cli.run(&created, "ecr", "create-repository", "--repository-name", "cli/app")
 	if created.Repository.RepositoryUri != host+"/cli/app" || created.Repository.RepositoryArn != "arn:aws:ecr:us-east-1:"+account+":repository/cli/app" {
 		t.Fatalf("repository %+v", created)
@@ -175,7 +181,9 @@ func TestAWSCLIECRAndDocker(t *testing.T) {
 		"ecr", "create-repository", "--repository-name", "cli/app")
 	cli.fails("RepositoryNotFoundException", "The repository with name 'nope' does not exist in the registry with id '"+account+"'",
 		"ecr", "describe-repositories", "--repository-names", "nope")
-	var token struct{ AuthorizationData []struct{ ProxyEndpoint string } }
+	var token struct {
+		AuthorizationData []struct{ ProxyEndpoint string }
+	}
 	cli.run(&token, "ecr", "get-authorization-token")
 	if len(token.AuthorizationData) != 1 || token.AuthorizationData[0].ProxyEndpoint != "http://"+host {
 		t.Fatalf("authorization %+v", token)
@@ -227,7 +235,9 @@ func TestAWSCLIECRAndDocker(t *testing.T) {
 		t.Fatalf("images %+v", described)
 	}
 	digest := described.ImageDetails[0].ImageDigest
-	var listed struct{ ImageIds []struct{ ImageDigest, ImageTag string } }
+	var listed struct {
+		ImageIds []struct{ ImageDigest, ImageTag string }
+	}
 	cli.run(&listed, "ecr", "list-images", "--repository-name", "cli/app")
 	if len(listed.ImageIds) != 1 || listed.ImageIds[0].ImageDigest != digest {
 		t.Fatalf("list-images %+v", listed)
@@ -255,7 +265,9 @@ func TestAWSCLIECRAndDocker(t *testing.T) {
 	if rule.UpstreamRegistryUrl != "registry-1.docker.io" || rule.RegistryId != account {
 		t.Fatalf("rule %+v", rule)
 	}
-	var rules struct{ PullThroughCacheRules []struct{ EcrRepositoryPrefix string } }
+	var rules struct {
+		PullThroughCacheRules []struct{ EcrRepositoryPrefix string }
+	}
 	cli.run(&rules, "ecr", "describe-pull-through-cache-rules")
 	if len(rules.PullThroughCacheRules) != 1 {
 		t.Fatalf("rules %+v", rules)

@@ -27,12 +27,14 @@ const journalPrefix = "sockerless/containers/"
 
 // Journal entry kinds.
 const (
-	entryCreate    = "create"
-	entryStart     = "start"
-	entryExit      = "exit"
-	entryRename    = "rename"
-	entryLogStream = "logstream"
-	entryUpdate    = "update"
+	entryCreate     = "create"
+	entryStart      = "start"
+	entryExit       = "exit"
+	entryRename     = "rename"
+	entryLogStream  = "logstream"
+	entryUpdate     = "update"
+	entryConnect    = "connect"
+	entryDisconnect = "disconnect"
 )
 
 // journalEntry is one event of a container's journal.
@@ -54,6 +56,9 @@ type journalEntry struct {
 	LogStream string `json:"logStream,omitempty"`
 	// update
 	Memory int64 `json:"memory,omitempty"`
+	// connect, disconnect
+	Network  string                    `json:"network,omitempty"`
+	Endpoint *network.EndpointSettings `json:"endpoint,omitempty"`
 }
 
 // createRecord is everything `docker inspect` shows that does not change.

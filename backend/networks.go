@@ -1,6 +1,12 @@
 package backend
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"sort"
 	"strings"
@@ -23,10 +29,13 @@ type networks struct {
 
 const noTrafficWarning = "Lambda functions accept no inbound connections: containers on this network cannot reach each other; the network is recorded only"
 
-func newNetworks() *networks {
+// newNetworks holds the default bridge, whose ID is derived from the log
+// group so that it stays the same across restarts.
+func newNetworks(logGroup string) *networks {
 	n := &networks{byID: map[string]*network.Inspect{}}
+	sum := sha256.Sum256([]byte("bridge\x00" + logGroup))
 	bridge := &network.Inspect{
-		Name: "bridge", ID: newID(), Created: time.Now().UTC(), Scope: "local", Driver: "bridge",
+		Name: "bridge", ID: hex.EncodeToString(sum[:]), Created: time.Now().UTC(), Scope: "local", Driver: "bridge",
 		EnableIPv4: true, IPAM: network.IPAM{Driver: "default", Config: []network.IPAMConfig{}},
 		Containers: map[string]network.EndpointResource{}, Options: map[string]string{}, Labels: map[string]string{},
 	}
@@ -145,6 +154,7 @@ func (b *Backend) handleNetworkCreate(c *gin.Context) {
 	}
 	b.networks.byID[nw.ID] = nw
 	b.networks.mu.Unlock()
+	b.journalNetwork(networkEntry{Kind: "create", Network: nw})
 	b.publish(events.NetworkEventType, events.ActionCreate, nw.ID, map[string]string{"name": nw.Name, "type": nw.Driver})
 	writeJSON(c, http.StatusCreated, network.CreateResponse{ID: nw.ID, Warning: noTrafficWarning})
 }
@@ -172,6 +182,7 @@ func (b *Backend) removeNetwork(nw *network.Inspect) error {
 		return errorf(http.StatusForbidden, "error while removing network: network %s id %s has active endpoints", nw.Name, nw.ID)
 	}
 	delete(b.networks.byID, nw.ID)
+	b.journalNetwork(networkEntry{Kind: "delete", ID: nw.ID})
 	b.publish(events.NetworkEventType, events.ActionDestroy, nw.ID, map[string]string{"name": nw.Name, "type": nw.Driver})
 	return nil
 }
@@ -226,6 +237,7 @@ func (b *Backend) connect(nw *network.Inspect, ctr *Container, es *network.Endpo
 		}
 		c.networks[nw.Name] = &settings
 	})
+	b.journal.append(ctr, journalEntry{Kind: entryConnect, Network: nw.Name, Endpoint: &settings})
 	b.publish(events.NetworkEventType, events.ActionConnect, nw.ID, map[string]string{"name": nw.Name, "type": nw.Driver, "container": ctr.ID})
 	return nil
 }
@@ -246,6 +258,7 @@ func (b *Backend) disconnect(nw *network.Inspect, ctr *Container) {
 	delete(nw.Containers, ctr.ID)
 	b.networks.mu.Unlock()
 	b.store.Update(ctr, func(c *Container) { delete(c.networks, nw.Name) })
+	b.journal.append(ctr, journalEntry{Kind: entryDisconnect, Network: nw.Name})
 	b.publish(events.NetworkEventType, events.ActionDisconnect, nw.ID, map[string]string{"name": nw.Name, "type": nw.Driver, "container": ctr.ID})
 }
 
@@ -295,4 +308,62 @@ func nonNilMap(m map[string]string) map[string]string {
 		return map[string]string{}
 	}
 	return m
+}
+
+// The networks are journaled beside the containers, so that they survive a
+// backend restart.
+const networkJournalStream = "sockerless/networks"
+
+type networkEntry struct {
+	Kind    string           `json:"kind"` // "create" or "delete"
+	Network *network.Inspect `json:"network,omitempty"`
+	ID      string           `json:"id,omitempty"`
+}
+
+func (b *Backend) journalNetwork(e networkEntry) {
+	ctx := context.Background()
+	if e.Network != nil {
+		nw := *e.Network
+		nw.Containers = nil // membership is in the containers' journals
+		e.Network = &nw
+	}
+	err := b.journal.ensureStream(ctx, networkJournalStream)
+	if err == nil {
+		err = b.journal.put(ctx, networkJournalStream, time.Now(), e)
+	}
+	if err != nil {
+		slog.Error("network journal write failed: this change will not survive a backend restart", "kind", e.Kind, "err", err)
+	}
+}
+
+// recoverNetworks replays the network journal.
+func (b *Backend) recoverNetworks(ctx context.Context) error {
+	return b.journal.readStream(ctx, networkJournalStream, func(raw []byte) error {
+		var e networkEntry
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return fmt.Errorf("network journal: bad entry: %w", err)
+		}
+		b.networks.mu.Lock()
+		defer b.networks.mu.Unlock()
+		switch {
+		case e.Kind == "create" && e.Network != nil:
+			e.Network.Containers = map[string]network.EndpointResource{}
+			b.networks.byID[e.Network.ID] = e.Network
+		case e.Kind == "delete":
+			delete(b.networks.byID, e.ID)
+		}
+		return nil
+	})
+}
+
+// relinkNetworks puts a recovered container back on its networks' lists.
+func (b *Backend) relinkNetworks(c *Container) {
+	snap := b.store.Snap(c)
+	b.networks.mu.Lock()
+	defer b.networks.mu.Unlock()
+	for name := range snap.Networks {
+		if nw, err := b.networks.lookupLocked(name); err == nil {
+			nw.Containers[c.ID] = network.EndpointResource{Name: strings.TrimPrefix(snap.Name, "/"), EndpointID: newID()}
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/docker/docker/api/types/network"
 )
 
 // recover rebuilds the containers from AWS when the backend starts: the
@@ -18,6 +19,9 @@ import (
 // ended while no backend was watching.
 func (b *Backend) recover(ctx context.Context) error {
 	if err := b.recoverImages(ctx); err != nil {
+		return err
+	}
+	if err := b.recoverNetworks(ctx); err != nil {
 		return err
 	}
 	ids, err := b.journal.list(ctx)
@@ -83,6 +87,7 @@ func (b *Backend) recoverContainer(ctx context.Context, id string, functions map
 	if err := b.store.Reserve(c, c.name); err != nil {
 		return err
 	}
+	b.relinkNetworks(c)
 	if c.status != stateRunning {
 		return nil
 	}
@@ -126,6 +131,13 @@ func replay(entries []journalEntry) (*Container, journalEntry) {
 			c.exits++
 		case entryRename:
 			c.name = e.Name
+		case entryConnect:
+			if c.networks == nil {
+				c.networks = map[string]*network.EndpointSettings{}
+			}
+			c.networks[e.Network] = e.Endpoint
+		case entryDisconnect:
+			delete(c.networks, e.Network)
 		case entryUpdate:
 			if e.Memory != 0 {
 				c.HostConfig.Memory = e.Memory

@@ -49,7 +49,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{cfg: cfg, aws: clients, store: NewStore(), networks: newNetworks()}
+	b := &Backend{cfg: cfg, aws: clients, store: NewStore(), networks: newNetworks(cfg.LogGroup)}
 	b.registry = &Registry{aws: clients, cfg: cfg}
 	if b.deriver, err = newDeriver(b.registry); err != nil {
 		return nil, err

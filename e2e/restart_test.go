@@ -20,7 +20,9 @@ var _ = Describe("a backend restarted from nothing", Serial, func() {
 		r = docker("run", "-d", "--name", exited, "busybox", "sh", "-c", "echo done; echo oops >&2; exit 2")
 		Expect(r.Code).To(Equal(0), r.Stderr)
 		Expect(docker("wait", exited).Stdout).To(Equal("2\n"))
-		r = docker("create", "--name", created, "-e", "KEPT=yes", "busybox", "true")
+		network := "rs-net-" + suffix
+		Expect(docker("network", "create", network).Code).To(Equal(0))
+		r = docker("create", "--name", created, "--network", network, "-e", "KEPT=yes", "busybox", "true")
 		Expect(r.Code).To(Equal(0), r.Stderr)
 		// Let the running container's first line reach CloudWatch.
 		Eventually(func() string { return docker("logs", running).Stdout }).WithTimeout(20 * 1e9).Should(Equal("one\n"))
@@ -43,6 +45,9 @@ var _ = Describe("a backend restarted from nothing", Serial, func() {
 		Expect(r.Stdout).To(HavePrefix("2 "))
 		r = docker("inspect", "--format", "{{.Config.Env}}", created)
 		Expect(r.Stdout).To(ContainSubstring("KEPT=yes"))
+		r = docker("network", "inspect", "--format", "{{range .Containers}}{{.Name}}{{end}}", network)
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(Equal(created+"\n"), "the network and its container did not survive the restart")
 
 		// The running container's agent lost its backend; its exit code is
 		// recovered all the same.
@@ -58,5 +63,6 @@ var _ = Describe("a backend restarted from nothing", Serial, func() {
 			Expect(docker("rm", name).Code).To(Equal(0))
 		}
 		Expect(docker("ps", "-a", "-q", "--filter", "name=rs-.*-"+suffix).Stdout).To(BeEmpty())
+		Expect(docker("network", "rm", network).Code).To(Equal(0))
 	})
 })

@@ -156,7 +156,7 @@ func newFakeBackendTLS(t *testing.T, token string, useTLS bool) *fakeBackend {
 		}
 		b.mu.Unlock()
 		c := &agentConn{header: r.Header.Clone(), ws: ws, session: sess, run: run, msgs: make(chan protocol.Message, 100),
-			started: make(chan protocol.Message, 100), replies: make(chan protocol.Message, 100)}
+			started: make(chan protocol.Message, 1024), replies: make(chan protocol.Message, 100)}
 		go b.serve(c)
 		b.conns <- c
 	})
@@ -269,13 +269,10 @@ func (b *fakeBackend) control(c *agentConn, br *bufio.Reader) {
 			c.replies <- m
 			continue
 		case protocol.MsgExit:
-			if !b.noAck {
-				// Ack only once every output byte was received, as the backend must.
-				go func() {
-					if c.run.in.WaitSizes(m.ID, m.Sizes, 20*time.Second, c.session.CloseChan()) {
-						c.send(protocol.Message{Type: protocol.MsgExitAck, ID: m.ID})
-					}
-				}()
+			// Like the backend: the exit counts (and is acked) only once every
+			// output byte of the process was received.
+			if c.run.in.WaitSizes(m.ID, m.Sizes, 20*time.Second, c.session.CloseChan()) && !b.noAck {
+				c.send(protocol.Message{Type: protocol.MsgExitAck, ID: m.ID})
 			}
 		}
 		c.msgs <- m

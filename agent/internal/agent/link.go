@@ -31,6 +31,7 @@ type link struct {
 	alive    chan struct{} // closed when the current connection ends
 	streams  map[string]*outStream
 	exits    map[string]protocol.Message // sent, not acked yet; by process ID
+	starts   map[string]protocol.Message // started, for processes not ended yet
 	acked    map[string]chan struct{}    // closed at exitAck, by process ID
 	dead     bool
 	closed   bool
@@ -43,7 +44,7 @@ type link struct {
 func newLink(inv *protocol.Invocation, policy DialPolicy, hello protocol.Message, diag func(string, ...any)) *link {
 	return &link{
 		inv: inv, policy: policy, hello: hello, diag: diag,
-		streams: map[string]*outStream{}, exits: map[string]protocol.Message{},
+		streams: map[string]*outStream{}, exits: map[string]protocol.Message{}, starts: map[string]protocol.Message{},
 		acked: map[string]chan struct{}{}, deadCh: make(chan struct{}), upCh: make(chan struct{}),
 	}
 }
@@ -117,7 +118,10 @@ func (l *link) serve(conn *backendConn, resume bool) error {
 	for _, s := range l.streams {
 		streams = append(streams, s)
 	}
-	exits := make([]protocol.Message, 0, len(l.exits))
+	exits := make([]protocol.Message, 0, len(l.starts)+len(l.exits))
+	for _, m := range l.starts {
+		exits = append(exits, m)
+	}
 	for _, m := range l.exits {
 		exits = append(exits, m)
 	}
@@ -167,6 +171,7 @@ func (l *link) handle(m protocol.Message) {
 	case protocol.MsgExitAck:
 		l.mu.Lock()
 		delete(l.exits, m.ID)
+		delete(l.starts, m.ID)
 		for k, s := range l.streams {
 			if s.id == m.ID {
 				delete(l.streams, k)
@@ -259,6 +264,22 @@ func (l *link) sendMsg(m protocol.Message) bool {
 	ctrl := l.ctrl
 	l.mu.Unlock()
 	return ctrl != nil && ctrl.send(m) == nil
+}
+
+// started reports a process's start (its PID), now or on the next
+// connection, and again on every later one until its exit is acked.
+func (l *link) started(m protocol.Message) {
+	l.mu.Lock()
+	if l.dead {
+		l.mu.Unlock()
+		return
+	}
+	l.starts[m.ID] = m
+	ctrl := l.ctrl
+	l.mu.Unlock()
+	if ctrl != nil {
+		_ = ctrl.send(m)
+	}
 }
 
 // exit reports a process's end. The message is sent again on every new

@@ -67,7 +67,16 @@ type proc struct {
 	tty            *os.File // the pty master, for resize
 }
 
-// signal delivers sig to the process group.
+// signalProcess delivers sig to the process alone, as `docker kill -s`
+// signals the container's first process and no other.
+func (p *proc) signalProcess(sig syscall.Signal) error {
+	if err := syscall.Kill(p.pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("signal %v to process %d: %w", sig, p.pid, err)
+	}
+	return nil
+}
+
+// signal delivers sig to the process group: how the run ends it.
 func (p *proc) signal(sig syscall.Signal) error {
 	if err := syscall.Kill(-p.pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("signal %v to process group %d: %w", sig, p.pid, err)

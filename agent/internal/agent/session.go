@@ -265,7 +265,7 @@ func (r *run) apply(p *proc, m protocol.Message) {
 			r.diag("%v", err)
 			return
 		}
-		if err := p.signal(sig); err != nil {
+		if err := p.signalProcess(sig); err != nil {
 			r.diag("%v", err)
 		}
 	case protocol.MsgResize:
@@ -389,7 +389,7 @@ func (r *run) runProc(ctx context.Context, ps *procState) result {
 	defer close(ps.done)
 	started := time.Now().UTC()
 	out, errOut := r.outputs(ps)
-	r.link.sendMsg(protocol.Message{Type: protocol.MsgStarted, ID: ps.id, Pid: p.pid})
+	r.link.started(protocol.Message{Type: protocol.MsgStarted, ID: ps.id, Pid: p.pid})
 
 	ps.mu.Lock()
 	ps.p = p

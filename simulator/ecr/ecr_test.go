@@ -334,6 +334,16 @@ func TestPullThroughRules(t *testing.T) {
 	if err != nil || len(d.PullThroughCacheRules) != 1 || *d.PullThroughCacheRules[0].UpstreamRegistryUrl != "registry-1.docker.io" {
 		t.Fatalf("describe: %v %+v", err, d)
 	}
+	_, err = e.c.CreatePullThroughCacheRule(ctx, &ecrsdk.CreatePullThroughCacheRuleInput{
+		EcrRepositoryPrefix: aws.String("elsewhere"), UpstreamRegistryUrl: aws.String("registry.example.com")})
+	wantAPIError(t, err, "UnsupportedUpstreamRegistryException", "The upstream registry URL 'registry.example.com' is not supported")
+	_, err = e.c.CreatePullThroughCacheRule(ctx, &ecrsdk.CreatePullThroughCacheRuleInput{
+		EcrRepositoryPrefix: aws.String("Bad_Prefix"), UpstreamRegistryUrl: aws.String("public.ecr.aws")})
+	wantAPIError(t, err, "InvalidParameterException", "")
+	_, err = e.c.DescribePullThroughCacheRules(ctx, &ecrsdk.DescribePullThroughCacheRulesInput{RegistryId: aws.String("999999999999")})
+	wantAPIError(t, err, "InvalidParameterException", "")
+	_, err = e.c.DescribePullThroughCacheRules(ctx, &ecrsdk.DescribePullThroughCacheRulesInput{MaxResults: aws.Int32(1001)})
+	wantAPIError(t, err, "InvalidParameterException", "Invalid parameter at 'maxResults' failed to satisfy constraint: 'Member must have value between 1 and 1000'")
 	_, err = e.c.DescribePullThroughCacheRules(ctx, &ecrsdk.DescribePullThroughCacheRulesInput{EcrRepositoryPrefixes: []string{"nope"}})
 	wantAPIError(t, err, "PullThroughCacheRuleNotFoundException", "")
 	if _, err := e.c.DeletePullThroughCacheRule(ctx, &ecrsdk.DeletePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String("docker-hub")}); err != nil {

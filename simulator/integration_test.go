@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	lambdasvc "github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -130,8 +132,14 @@ func TestRestartKeepsState(t *testing.T) {
 	if err := remote.Write(ref, img, remote.WithAuth(auth)); err != nil {
 		t.Fatal(err)
 	}
-	// FUNCTIONS (simulator/lambda): create a function here and check it after
-	// the restart below, once Lambda keeps its functions in the data directory.
+	fns := lambdasvc.NewFromConfig(awsConfig(first.URL()))
+	if _, err := fns.CreateFunction(ctx, &lambdasvc.CreateFunctionInput{
+		FunctionName: aws.String("kept"), Role: aws.String("arn:aws:iam::123456789012:role/r"),
+		PackageType: lambdatypes.PackageTypeImage, Code: &lambdatypes.FunctionCode{ImageUri: aws.String(first.Addr() + "/team/app:v1")},
+		MemorySize: aws.Int32(256), Tags: map[string]string{"kept": "yes"},
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if err := first.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +147,15 @@ func TestRestartKeepsState(t *testing.T) {
 	second := startSimulator(t, dir)
 	logs = cwl.NewFromConfig(awsConfig(second.URL()))
 	reg = ecr.NewFromConfig(awsConfig(second.URL()))
+	fns = lambdasvc.NewFromConfig(awsConfig(second.URL()))
+
+	fn, err := fns.GetFunction(ctx, &lambdasvc.GetFunctionInput{FunctionName: aws.String("kept")})
+	if err != nil || aws.ToInt32(fn.Configuration.MemorySize) != 256 || fn.Tags["kept"] != "yes" {
+		t.Fatalf("function after restart: %v %+v", err, fn)
+	}
+	if _, err := fns.DeleteFunction(ctx, &lambdasvc.DeleteFunctionInput{FunctionName: aws.String("kept")}); err != nil {
+		t.Fatal(err)
+	}
 
 	ev, err := logs.GetLogEvents(ctx, &cwl.GetLogEventsInput{LogGroupName: g, LogStreamName: s, StartFromHead: aws.Bool(true)})
 	if err != nil || len(ev.Events) != 2 || aws.ToString(ev.Events[1].Message) != "before restart 2" {

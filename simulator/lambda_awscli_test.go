@@ -24,16 +24,12 @@ import (
 	"github.com/sockerless-lambda/sockerless/simulator/lambda/lambdatest"
 )
 
-// awsCLI is Debian's awscli. Another `aws` may come first on PATH, so the
-// path is fixed.
-const awsCLI = "/usr/bin/aws"
-
 // TestAWSCLILambda drives the simulator's Lambda with the AWS CLI, as its
 // users do: create-function from an image pushed to the simulator's ECR,
 // wait function-active-v2, invoke, list-functions, delete-function.
 func TestAWSCLILambda(t *testing.T) {
-	if _, err := os.Stat(awsCLI); err != nil {
-		t.Fatalf("%s is missing: apt-get install awscli (%v)", awsCLI, err)
+	if _, err := os.Stat(awsCLIPath); err != nil {
+		t.Fatalf("%s is missing: apt-get install awscli (%v)", awsCLIPath, err)
 	}
 	dir := t.TempDir()
 	srv, err := simulator.New(simulator.Config{
@@ -56,7 +52,7 @@ func TestAWSCLILambda(t *testing.T) {
 
 	cli := func(args ...string) (string, string, error) {
 		t.Helper()
-		cmd := exec.Command(awsCLI, append([]string{"--endpoint-url", srv.URL(), "--output", "json"}, args...)...)
+		cmd := exec.Command(awsCLIPath, append([]string{"--endpoint-url", srv.URL(), "--output", "json"}, args...)...)
 		cmd.Env = []string{
 			"PATH=/usr/bin:/bin", "HOME=" + dir, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
 			"AWS_DEFAULT_REGION=us-east-1", "AWS_PAGER=", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",

@@ -235,9 +235,7 @@ func (r *run) handleControl(m protocol.Message) {
 func (r *run) handleStream(st net.Conn, h protocol.StreamHeader) {
 	switch h.Kind {
 	case protocol.StreamStdin:
-		r.mu.Lock()
-		ps := r.procs[h.ID]
-		r.mu.Unlock()
+		ps := r.awaitProc(h.ID)
 		if ps == nil || !ps.spec.OpenStdin {
 			r.diag("refusing stdin stream for process %q: it has no stdin open", h.ID)
 			_ = st.Close()
@@ -255,6 +253,21 @@ func (r *run) handleStream(st net.Conn, h protocol.StreamHeader) {
 		r.diag("refusing %s stream", h.Kind)
 		_ = st.Close()
 	}
+}
+
+// awaitProc finds process id. An exec's stdin stream may arrive before the
+// exec message (they travel on different streams), so it waits a little.
+func (r *run) awaitProc(id string) *procState {
+	for range 1000 {
+		r.mu.Lock()
+		ps, ended := r.procs[id], r.ended
+		r.mu.Unlock()
+		if ps != nil || ended {
+			return ps
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
 }
 
 func (r *run) apply(p *proc, m protocol.Message) {

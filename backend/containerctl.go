@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
 	"github.com/gin-gonic/gin"
 
 	"github.com/sockerless-lambda/sockerless/agent/protocol"
@@ -12,13 +13,6 @@ import (
 
 // agentTimeout bounds how long a request to an agent (top, pause) may take.
 const agentTimeout = 10 * time.Second
-
-// isPaused reports whether the run's processes are stopped by docker pause.
-func (r *run) isPaused() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.paused
-}
 
 // controlRun is the running container's run, for the handlers below.
 func (b *Backend) controlRun(c *gin.Context) (*Container, *run, bool) {
@@ -62,7 +56,7 @@ func (b *Backend) handleContainerPause(pause bool) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		if r.isPaused() == pause {
+		if b.store.Snap(ctr).Paused == pause {
 			if pause {
 				writeError(c, conflict("Container %s is already paused", ctr.ID))
 			} else {
@@ -78,9 +72,12 @@ func (b *Backend) handleContainerPause(pause bool) gin.HandlerFunc {
 			writeError(c, err)
 			return
 		}
-		r.mu.Lock()
-		r.paused = pause
-		r.mu.Unlock()
+		b.store.Update(ctr, func(c *Container) { c.paused = pause })
+		action := events.ActionUnPause
+		if pause {
+			action = events.ActionPause
+		}
+		b.containerEvent(ctr, action, nil)
 		c.Status(http.StatusNoContent)
 	}
 }

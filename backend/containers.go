@@ -279,7 +279,7 @@ func (b *Backend) start(ctx context.Context, ctr *Container) error {
 		r.requestID = requestID
 	}
 	r.mu.Unlock()
-	b.journal.append(ctr, journalEntry{Kind: entryStart, Time: b.store.Snap(ctr).StartedAt, RequestID: requestID})
+	b.journal.append(ctr, journalEntry{Kind: entryStart, Time: b.store.Snap(ctr).StartedAt, RequestID: requestID, RunID: inv.RunID})
 	b.containerEvent(ctr, events.ActionStart, nil)
 	slog.Info("container started", "container", ctr.ID[:12], "function", ctr.FunctionName, "request", requestID)
 	// Until its agent connects (and if it never can), the run is followed

@@ -133,7 +133,7 @@ func (b *Backend) handleExecCreate(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	if r.isPaused() {
+	if b.store.Snap(ctr).Paused {
 		writeError(c, conflict("Container %s is paused, unpause the container before exec", ctr.ID))
 		return
 	}

@@ -35,7 +35,7 @@ func (b *Backend) handleContainerInspect(c *gin.Context) {
 			ID: ctr.ID, Created: ctr.Created.Format(time.RFC3339Nano),
 			Path: ctr.Path, Args: nonNil(ctr.Args),
 			State: &container.State{
-				Status: snap.Status, Running: snap.Status == stateRunning, Pid: snap.Pid,
+				Status: snap.dockerState(), Running: snap.Status == stateRunning, Paused: snap.Paused, Pid: snap.Pid,
 				ExitCode: snap.ExitCode, Error: snap.Error,
 				StartedAt: dockerTime(snap.StartedAt), FinishedAt: dockerTime(snap.FinishedAt),
 			},

@@ -35,6 +35,7 @@ func (b *Backend) recordExit(c *Container, code int, errMsg string, at time.Time
 	b.store.Update(c, func(c *Container) {
 		started = c.startedAt
 		c.status = stateExited
+		c.paused = false
 		c.exitCode = code
 		c.errMsg = errMsg
 		c.finishedAt = at

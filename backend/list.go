@@ -110,7 +110,7 @@ func (m *containerMatcher) match(ctr *Container, snap Snapshot) bool {
 	if args.Contains("name") && !args.Match("name", snap.Name) && !args.Match("name", strings.TrimPrefix(snap.Name, "/")) {
 		return false
 	}
-	if args.Contains("status") && !args.ExactMatch("status", snap.Status) {
+	if args.Contains("status") && !args.ExactMatch("status", snap.dockerState()) {
 		return false
 	}
 	if args.Contains("label") && !args.MatchKVList("label", ctr.Config.Labels) {
@@ -153,7 +153,7 @@ func summary(ctr *Container, snap Snapshot) container.Summary {
 		ID: ctr.ID, Names: []string{snap.Name}, Image: ctr.Config.Image, ImageID: ctr.Image.ID,
 		Command: strings.Join(append([]string{ctr.Path}, ctr.Args...), " "),
 		Created: ctr.Created.Unix(), Ports: []container.Port{}, Labels: ctr.Config.Labels,
-		State: snap.Status, Status: statusText(snap), Mounts: []container.MountPoint{},
+		State: snap.dockerState(), Status: statusText(snap), Mounts: []container.MountPoint{},
 	}
 	s.HostConfig.NetworkMode = string(ctr.HostConfig.NetworkMode)
 	s.NetworkSettings = &container.NetworkSettingsSummary{Networks: snap.Networks}
@@ -164,6 +164,9 @@ func summary(ctr *Container, snap Snapshot) container.Summary {
 func statusText(s Snapshot) string {
 	switch s.Status {
 	case stateRunning:
+		if s.Paused {
+			return "Up " + humanDuration(time.Since(s.StartedAt)) + " (Paused)"
+		}
 		return "Up " + humanDuration(time.Since(s.StartedAt))
 	case stateExited:
 		return fmt.Sprintf("Exited (%d) %s ago", s.ExitCode, humanDuration(time.Since(s.FinishedAt)))

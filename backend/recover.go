@@ -91,8 +91,11 @@ func (b *Backend) recoverContainer(ctx context.Context, id string, functions map
 	if c.status != stateRunning {
 		return nil
 	}
-	r := newRun(c, "", b.invocationFor(c, ""))
+	inv := b.invocationFor(c, "")
+	inv.RunID = runEntry.RunID // only this run's agent may redial
+	r := newRun(c, "", inv)
 	r.requestID = runEntry.RequestID
+	b.agents.issue(r)
 	b.store.Update(c, func(c *Container) { c.run = r })
 	go b.watchRun(r, 0)
 	return nil

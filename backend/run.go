@@ -30,8 +30,7 @@ type run struct {
 	execs     map[string]*execSession          // by exec ID
 	feeds     map[string]*stdinFeed            // stdin of the main process ("") and execs
 	requests  map[string]chan protocol.Message // replies awaited, by request ID
-	paused    bool
-	started   bool // the agent has been released (MsgStart) or needed no release
+	started   bool                             // the agent has been released (MsgStart) or needed no release
 
 	connected chan struct{} // closed when the agent first said hello
 	done      chan struct{} // closed when the run has ended and its exit is recorded

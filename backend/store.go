@@ -46,6 +46,7 @@ type Container struct {
 	status     string
 	pid        int
 	exitCode   int
+	paused     bool // by docker pause: the run's processes are stopped
 	errMsg     string
 	startedAt  time.Time
 	finishedAt time.Time
@@ -192,6 +193,7 @@ type Snapshot struct {
 	Restarts   int
 	LogStreams []string
 	Networks   map[string]*network.EndpointSettings
+	Paused     bool
 	Exits      int
 	Removed    bool
 	Changed    <-chan struct{}
@@ -206,8 +208,8 @@ func (s *Store) Snap(c *Container) Snapshot {
 		Name: c.name, Status: c.status, Pid: c.pid, ExitCode: c.exitCode, Error: c.errMsg,
 		StartedAt: c.startedAt, FinishedAt: c.finishedAt, Restarts: c.restarts,
 		LogStreams: append([]string(nil), c.logStreams...), Exits: c.exits, Removed: c.removed,
-		Networks: c.networkSettings(),
-		Changed:  c.changed, Run: c.run,
+		Networks: c.networkSettings(), Paused: c.paused,
+		Changed: c.changed, Run: c.run,
 	}
 }
 
@@ -391,4 +393,13 @@ func (s *Store) ImageUsers(id string) []*Container {
 		}
 	}
 	return out
+}
+
+// dockerState is the state Docker shows: "paused" is a running container
+// whose processes are stopped.
+func (s Snapshot) dockerState() string {
+	if s.Status == stateRunning && s.Paused {
+		return "paused"
+	}
+	return s.Status
 }

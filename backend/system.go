@@ -56,10 +56,12 @@ func (b *Backend) handleVersion(c *gin.Context) {
 
 // handleInfo serves GET /info with real counts.
 func (b *Backend) handleInfo(c *gin.Context) {
-	var running, stopped int
+	var running, paused, stopped int
 	ctrs := b.store.List()
 	for _, ctr := range ctrs {
-		switch b.store.Snap(ctr).Status {
+		switch b.store.Snap(ctr).dockerState() {
+		case "paused":
+			paused++
 		case stateRunning:
 			running++
 		case stateExited, stateCreated:
@@ -69,7 +71,7 @@ func (b *Backend) handleInfo(c *gin.Context) {
 	host, _ := os.Hostname()
 	info := system.Info{
 		ID: "sockerless-lambda-" + b.cfg.Region, Name: host,
-		Containers: len(ctrs), ContainersRunning: running, ContainersStopped: stopped,
+		Containers: len(ctrs), ContainersRunning: running, ContainersPaused: paused, ContainersStopped: stopped,
 		Images: len(b.store.Images()), Driver: "lambda", LoggingDriver: "awslogs",
 		OperatingSystem: "AWS Lambda (" + b.cfg.Region + ")", OSType: "linux", Architecture: b.lambdaArch(),
 		KernelVersion: "lambda", NCPU: 6, MemTotal: 10240 << 20,

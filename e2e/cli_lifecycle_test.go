@@ -75,3 +75,21 @@ var _ = Describe("container lifecycle commands", func() {
 		Expect(docker("rm", name).Code).To(Equal(0))
 	})
 })
+
+var _ = Describe("a paused container", func() {
+	It("shows as paused in ps, inspect and info until unpaused", func() {
+		name := "e2e-paused-" + randomSuffix()
+		r := docker("run", "-d", "--name", name, "busybox", "sleep", "60")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		DeferCleanup(func() { docker("rm", "-f", name) })
+		Eventually(func() int { return docker("pause", name).Code }).WithTimeout(30 * 1e9).Should(Equal(0))
+
+		Expect(docker("inspect", "--format", "{{.State.Status}} {{.State.Paused}} {{.State.Running}}", name).Stdout).To(Equal("paused true true\n"))
+		r = docker("ps", "--filter", "status=paused", "--format", "{{.Names}} {{.Status}}")
+		Expect(r.Stdout).To(MatchRegexp(name + ` Up .* \(Paused\)`))
+		Expect(docker("info", "--format", "{{.ContainersPaused}}").Stdout).NotTo(Equal("0\n"))
+
+		Expect(docker("unpause", name).Code).To(Equal(0))
+		Expect(docker("inspect", "--format", "{{.State.Status}}", name).Stdout).To(Equal("running\n"))
+	})
+})

@@ -399,8 +399,11 @@ func (b *Backend) removeContainer(ctx context.Context, ctr *Container) error {
 	if r := b.store.Snap(ctr).Run; r != nil {
 		b.agents.revoke(r)
 	}
-	if err := b.journal.remove(ctx, ctr.ID); err != nil {
-		slog.Error("container journal not deleted", "container", ctr.ID[:12], "err", err)
+	// As docker rm removes a container's log file: its output goes too.
+	for _, stream := range append(b.store.Snap(ctr).LogStreams, journalStream(ctr.ID)) {
+		if err := b.deleteLogStream(ctx, ctr.LogGroup, stream); err != nil {
+			slog.Error("container log stream not deleted", "container", ctr.ID[:12], "stream", stream, "err", err)
+		}
 	}
 	for name := range b.store.Snap(ctr).Networks {
 		if nw, err := b.networks.lookup(name); err == nil {

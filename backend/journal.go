@@ -136,16 +136,9 @@ func (j *journal) put(ctx context.Context, stream string, at time.Time, v any) e
 	return nil
 }
 
-// remove deletes the container's journal, after its function.
+// remove deletes the container's journal.
 func (j *journal) remove(ctx context.Context, id string) error {
-	_, err := j.b.aws.Logs.DeleteLogStream(ctx, &cloudwatchlogs.DeleteLogStreamInput{
-		LogGroupName: aws.String(j.b.cfg.LogGroup), LogStreamName: aws.String(journalStream(id)),
-	})
-	var nf *cwtypes.ResourceNotFoundException
-	if err != nil && !errors.As(err, &nf) {
-		return fmt.Errorf("CloudWatch DeleteLogStream of the container journal: %w", err)
-	}
-	return nil
+	return j.b.deleteLogStream(ctx, j.b.cfg.LogGroup, journalStream(id))
 }
 
 // list returns the IDs of every container with a journal.
@@ -206,4 +199,16 @@ func (j *journal) readStream(ctx context.Context, stream string, fn func([]byte)
 		}
 		token = resp.NextForwardToken
 	}
+}
+
+// deleteLogStream deletes a log stream; one already gone is not an error.
+func (b *Backend) deleteLogStream(ctx context.Context, group, stream string) error {
+	_, err := b.aws.Logs.DeleteLogStream(ctx, &cloudwatchlogs.DeleteLogStreamInput{
+		LogGroupName: aws.String(group), LogStreamName: aws.String(stream),
+	})
+	var nf *cwtypes.ResourceNotFoundException
+	if err != nil && !errors.As(err, &nf) {
+		return fmt.Errorf("CloudWatch DeleteLogStream %s: %w", stream, err)
+	}
+	return nil
 }

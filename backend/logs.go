@@ -213,7 +213,9 @@ func (b *Backend) followLogs(ctx context.Context, lr *logReader, ctr *Container,
 		case <-ctx.Done():
 			return
 		case <-snap.Changed:
-		case <-time.After(250 * time.Millisecond):
+		// Once a second: CloudWatch allows an account 25 GetLogEvents a
+		// second, shared by every follower of every stream.
+		case <-time.After(time.Second):
 		}
 		lines, err := lr.next(ctx, b.store.Snap(ctr).LogStreams)
 		if err != nil {

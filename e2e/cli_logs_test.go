@@ -51,7 +51,7 @@ var _ = Describe("docker logs", func() {
 		Expect(cmd.Start()).To(Succeed())
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		Eventually(done).WithTimeout(60 * time.Second).Should(Receive(BeNil()), "docker logs -f did not end when the container stopped")
+		Eventually(done).WithTimeout(60*time.Second).Should(Receive(BeNil()), "docker logs -f did not end when the container stopped")
 		Expect(out.String()).To(Equal("first\nsecond\n"))
 		Expect(regexp.MustCompile("first").FindAllString(out.String(), -1)).To(HaveLen(1), "a line was delivered twice")
 	})

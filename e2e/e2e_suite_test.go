@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/docker/docker/api/types/container"
@@ -27,6 +28,7 @@ var (
 	sut       *stack
 	dockerCfg string // a private DOCKER_CONFIG, so no user context interferes
 	lambdaAPI *lambda.Client
+	logsAPI   *cloudwatchlogs.Client
 	engine    *client.Client // the local Docker engine the simulator runs functions on
 )
 
@@ -54,6 +56,7 @@ var _ = BeforeSuite(func() {
 	ac, err := awsconfig.LoadDefaultConfig(context.Background(), opts...)
 	Expect(err).NotTo(HaveOccurred())
 	lambdaAPI = lambda.NewFromConfig(ac)
+	logsAPI = cloudwatchlogs.NewFromConfig(ac)
 
 	engine, err = client.NewClientWithOpts(client.WithHost(envOr("SOCKERLESS_E2E_ENGINE_HOST", "unix:///var/run/docker.sock")), client.WithAPIVersionNegotiation())
 	Expect(err).NotTo(HaveOccurred())
@@ -137,6 +140,15 @@ func expectNothingLeft(containerID string) {
 	r := docker("ps", "-a", "-q", "--no-trunc", "--filter", "id="+containerID)
 	Expect(r.Code).To(Equal(0), r.Stderr)
 	Expect(strings.TrimSpace(r.Stdout)).To(BeEmpty(), "container still listed by docker ps -a")
+
+	// Its output and its journal go with it, as docker rm removes a log file.
+	for _, prefix := range []string{"sockerless/containers/" + containerID, time.Now().UTC().Format("2006/01/02/") + functionName(containerID)} {
+		out, err := logsAPI.DescribeLogStreams(context.Background(), &cloudwatchlogs.DescribeLogStreamsInput{
+			LogGroupName: aws.String(envOr("SOCKERLESS_LAMBDA_LOG_GROUP", "/sockerless/lambda")), LogStreamNamePrefix: aws.String(prefix),
+		})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out.LogStreams).To(BeEmpty(), "log streams left behind under %s", prefix)
+	}
 }
 
 // lambdaMemory is the MemorySize of a container's function.

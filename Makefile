@@ -35,7 +35,8 @@ test: build test-images ## Unit, simulator integration and end-to-end tests, all
 	cd agent && $(GO) test -count=1 ./...
 	cd simulator && $(GO) test -count=1 -timeout 20m ./...
 	cd backend && $(GO) test -count=1 -timeout 20m ./...
-	cd e2e && $(GO) test -count=1 -timeout 20m ./... -ginkgo.no-color -ginkgo.v
+	@# One package, run in its directory, so that Ginkgo's count of the specs that ran is shown.
+	cd e2e && $(GO) test -count=1 -timeout 20m -ginkgo.no-color
 
 sim-test-aws: ## End-to-end suites against the simulator and backend as local processes
 	@echo "make sim-test-aws: not available yet (issue 7: end-to-end suites with real clients)" >&2; exit 2

@@ -2,12 +2,19 @@ package backend
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
 
+	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/gin-gonic/gin"
+	"github.com/moby/term"
+
+	"github.com/sockerless-lambda/sockerless/agent/protocol"
 )
 
 // stdinPipe carries an attached client's stdin to the agent. Writes block
@@ -68,8 +75,9 @@ func (b *Backend) handleContainerAttach(c *gin.Context) {
 	}
 	stream := boolQuery(c, "stream")
 	wantStdin, wantStdout, wantStderr := boolQuery(c, "stdin"), boolQuery(c, "stdout"), boolQuery(c, "stderr")
-	if boolQuery(c, "logs") {
-		writeError(c, notImplemented("attach with logs=1 is not supported yet; use docker logs"))
+	detachKeys, err := term.ToBytes(c.DefaultQuery("detachKeys", "ctrl-p,ctrl-q"))
+	if err != nil {
+		writeError(c, badRequest("Invalid detach keys (%s) provided", c.Query("detachKeys")))
 		return
 	}
 	tty := ctr.Config.Tty
@@ -79,10 +87,6 @@ func (b *Backend) handleContainerAttach(c *gin.Context) {
 	}
 	defer conn.Close()
 	snap := b.store.Snap(ctr)
-	if !stream || snap.Status == stateExited || snap.Removed {
-		closeWrite(conn)
-		return
-	}
 	a := newAttachment()
 	out := connWriter{conn}
 	if wantStdout {
@@ -99,14 +103,36 @@ func (b *Backend) handleContainerAttach(c *gin.Context) {
 			a.stderr = nil // a TTY merges stderr into stdout
 		}
 	}
+	// With logs=1 the stored output comes first. The attachment is held
+	// while it is written, so that live output follows it, in order.
+	a.mu.Lock()
 	ctr.hub.add(a)
 	defer ctr.hub.remove(a)
+	if boolQuery(c, "logs") {
+		b.replayLogs(c.Request.Context(), ctr, snap, a)
+	}
+	a.mu.Unlock()
+	if !stream || snap.Status == stateExited || snap.Removed {
+		closeWrite(conn)
+		return
+	}
 
 	if wantStdin && ctr.stdin != nil {
 		go func() {
 			// Read-EOF is the client's stdin ending (a half-close), not the
 			// client leaving.
-			_, _ = io.Copy(ctr.stdin.w, rw)
+			// As dockerd: the detach keys are watched for on a TTY only.
+			var in io.Reader = rw
+			if tty {
+				in = term.NewEscapeProxy(rw, detachKeys)
+			}
+			_, err := io.Copy(ctr.stdin.w, in)
+			if errors.As(err, &term.EscapeError{}) {
+				// The detach keys: the client leaves, the container runs on.
+				b.containerEvent(ctr, events.ActionDetach, nil)
+				a.close()
+				return
+			}
 			if ctr.Config.StdinOnce || tty {
 				ctr.stdin.closeWrite()
 			}
@@ -130,5 +156,25 @@ func (r *run) doneOrNil() <-chan struct{} {
 func closeWrite(conn net.Conn) {
 	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
+	}
+}
+
+// replayLogs writes the container's stored output to a, for attach logs=1.
+func (b *Backend) replayLogs(ctx context.Context, ctr *Container, snap Snapshot, a *attachment) {
+	lines, err := b.newLogReader(ctr.LogGroup).next(ctx, snap.LogStreams)
+	if err != nil {
+		slog.Warn("attach logs=1: reading stored output", "container", ctr.ID[:12], "err", err)
+		return
+	}
+	for _, l := range lines {
+		w := a.stdout
+		if l.Stream == protocol.StreamStderr {
+			w = a.stderr
+		}
+		if w != nil {
+			if _, err := w.Write([]byte(l.Log)); err != nil {
+				return
+			}
+		}
 	}
 }

@@ -156,9 +156,35 @@ func (r *Registry) ecrRef(ctx context.Context, named reference.Named) (string, e
 			return "", err
 		}
 		return host + "/" + r.cfg.ECRPullThrough + "/" + path + suffix, nil
-	default:
-		return "", badRequest("pulling from %s is not supported: images come from ECR (%s) or from Docker Hub through ECR's pull-through cache; push the image to ECR first", domain, host)
 	}
+	// Another registry: through the account's pull-through cache rule for it,
+	// if there is one (ghcr.io, quay.io, public.ecr.aws, ...).
+	prefix, err := r.pullThroughPrefix(ctx, domain)
+	if err != nil {
+		return "", err
+	}
+	if prefix == "" {
+		return "", badRequest("pulling from %s is not supported: images come from ECR (%s), or through an ECR pull-through cache rule, and there is none for %s; push the image to ECR or create the rule", domain, host, domain)
+	}
+	return host + "/" + prefix + "/" + path + suffix, nil
+}
+
+// pullThroughPrefix finds the ECR pull-through cache rule whose upstream is
+// registry; "" when there is none.
+func (r *Registry) pullThroughPrefix(ctx context.Context, registry string) (string, error) {
+	p := ecr.NewDescribePullThroughCacheRulesPaginator(r.aws.ECR, &ecr.DescribePullThroughCacheRulesInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return "", fmt.Errorf("ECR DescribePullThroughCacheRules: %w", err)
+		}
+		for _, rule := range page.PullThroughCacheRules {
+			if aws.ToString(rule.UpstreamRegistryUrl) == registry {
+				return aws.ToString(rule.EcrRepositoryPrefix), nil
+			}
+		}
+	}
+	return "", nil
 }
 
 // normalizeImageRef parses what a user typed ("busybox", "x/y:1",

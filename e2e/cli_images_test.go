@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,5 +89,43 @@ var _ = Describe("images", func() {
 
 		r = docker("push", "example.com/elsewhere:1")
 		Expect(r.Code).NotTo(Equal(0))
+	})
+})
+
+var _ = Describe("images through ECR", func() {
+	It("pulls another registry's image through its pull-through cache rule", func(ctx SpecContext) {
+		prefix := "e2e-ghcr-" + randomSuffix()
+		_, err := ecrAPI.CreatePullThroughCacheRule(ctx, &ecr.CreatePullThroughCacheRuleInput{
+			EcrRepositoryPrefix: aws.String(prefix), UpstreamRegistryUrl: aws.String("ghcr.io"),
+		})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func(ctx context.Context) {
+			_, _ = ecrAPI.DeletePullThroughCacheRule(ctx, &ecr.DeletePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String(prefix)})
+		})
+		// The simulator's pull-through cache takes the image from the local
+		// engine when the upstream cannot be reached.
+		name := "ghcr.io/e2e/box:" + randomSuffix()
+		Expect(engineDocker("tag", "busybox:latest", name).Code).To(Equal(0))
+		DeferCleanup(func() { engineDocker("rmi", name) })
+
+		r := docker("run", "--rm", name, "echo", "from ghcr")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(Equal("from ghcr\n"))
+
+		r = docker("pull", "quay.io/e2e/none:1")
+		Expect(r.Code).NotTo(Equal(0))
+		Expect(r.Stderr).To(ContainSubstring("there is none for quay.io"))
+	})
+
+	It("pushes nothing for a second run of the same image: the derived image is cached", func(ctx SpecContext) {
+		count := func() int {
+			out, err := ecrAPI.ListImages(ctx, &ecr.ListImagesInput{RepositoryName: aws.String("sockerless")})
+			Expect(err).NotTo(HaveOccurred())
+			return len(out.ImageIds)
+		}
+		Expect(docker("run", "--rm", "busybox", "true").Code).To(Equal(0))
+		before := count()
+		Expect(docker("run", "--rm", "busybox", "true").Code).To(Equal(0))
+		Expect(count()).To(Equal(before))
 	})
 })

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/docker/docker/api/types/container"
@@ -29,6 +30,7 @@ var (
 	dockerCfg string // a private DOCKER_CONFIG, so no user context interferes
 	lambdaAPI *lambda.Client
 	logsAPI   *cloudwatchlogs.Client
+	ecrAPI    *ecr.Client
 	engine    *client.Client // the local Docker engine the simulator runs functions on
 )
 
@@ -57,6 +59,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	lambdaAPI = lambda.NewFromConfig(ac)
 	logsAPI = cloudwatchlogs.NewFromConfig(ac)
+	ecrAPI = ecr.NewFromConfig(ac)
 
 	engine, err = client.NewClientWithOpts(client.WithHost(envOr("SOCKERLESS_E2E_ENGINE_HOST", "unix:///var/run/docker.sock")), client.WithAPIVersionNegotiation())
 	Expect(err).NotTo(HaveOccurred())

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"time"
 )
 
 // The images the backend knows live in ECR; which names point at which image
@@ -21,18 +19,8 @@ type imageEntry struct {
 	Ref   string `json:"ref,omitempty"`
 }
 
-// journalImage records a change to the image list; a failure is logged: the
-// change happened, only its durability is lost.
-func (b *Backend) journalImage(e imageEntry) {
-	ctx := context.Background()
-	err := b.journal.ensureStream(ctx, imageJournalStream)
-	if err == nil {
-		err = b.journal.put(ctx, imageJournalStream, time.Now(), e)
-	}
-	if err != nil {
-		slog.Error("image journal write failed: this change will not survive a backend restart", "kind", e.Kind, "err", err)
-	}
-}
+// journalImage records a change to the image list.
+func (b *Backend) journalImage(e imageEntry) { b.journal.record(imageJournalStream, e) }
 
 // recoverImages replays the image journal.
 func (b *Backend) recoverImages(ctx context.Context) error {

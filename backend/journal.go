@@ -141,6 +141,20 @@ func (j *journal) remove(ctx context.Context, id string) error {
 	return j.b.deleteLogStream(ctx, j.b.cfg.LogGroup, journalStream(id))
 }
 
+// record appends an entry to a shared journal stream (images, networks),
+// creating the stream the first time. A failure is logged: the change has
+// happened, only its durability across a backend restart is lost.
+func (j *journal) record(stream string, e any) {
+	ctx := context.Background()
+	err := j.ensureStream(ctx, stream)
+	if err == nil {
+		err = j.put(ctx, stream, time.Now(), e)
+	}
+	if err != nil {
+		slog.Error("journal write failed: this change will not survive a backend restart", "stream", stream, "err", err)
+	}
+}
+
 // list returns the IDs of every container with a journal.
 func (j *journal) list(ctx context.Context) ([]string, error) {
 	var ids []string

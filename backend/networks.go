@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"sort"
 	"strings"
@@ -321,19 +320,12 @@ type networkEntry struct {
 }
 
 func (b *Backend) journalNetwork(e networkEntry) {
-	ctx := context.Background()
 	if e.Network != nil {
 		nw := *e.Network
 		nw.Containers = nil // membership is in the containers' journals
 		e.Network = &nw
 	}
-	err := b.journal.ensureStream(ctx, networkJournalStream)
-	if err == nil {
-		err = b.journal.put(ctx, networkJournalStream, time.Now(), e)
-	}
-	if err != nil {
-		slog.Error("network journal write failed: this change will not survive a backend restart", "kind", e.Kind, "err", err)
-	}
+	b.journal.record(networkJournalStream, e)
 }
 
 // recoverNetworks replays the network journal.

@@ -1,0 +1,148 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// composeFile is a two-service project: a long-running service and a job that
+// exits with the code given by JOB_EXIT. No published ports and no build:
+// Lambda functions accept no inbound connections, and the backend builds no
+// images.
+const composeFile = `version: "3.8"
+services:
+  worker:
+    image: busybox:latest
+    command: ["sh", "-c", "echo \"worker $$ROLE ready\"; exec sleep 300"]
+    environment:
+      ROLE: background
+  job:
+    image: busybox:latest
+    command: ["sh", "-c", "echo job ran in $$(pwd); exit ${JOB_EXIT:-0}"]
+    working_dir: /tmp
+`
+
+// compose runs docker-compose (Debian's, the Python v1) on a project against
+// the backend.
+func compose(dir, project string, env []string, args ...string) result {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "docker-compose", append([]string{"--ansi", "never", "-p", project}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+sut.DockerHost, "DOCKER_CONFIG="+dockerCfg, "DOCKER_CONTEXT=")
+	cmd.Env = append(cmd.Env, env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		Fail("docker-compose " + strings.Join(args, " ") + ": " + err.Error())
+	}
+	return result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+}
+
+// projectContainers lists the IDs of a compose project's containers.
+func projectContainers(project string) []string {
+	GinkgoHelper()
+	r := docker("ps", "-a", "-q", "--no-trunc", "--filter", "label=com.docker.compose.project="+project)
+	Expect(r.Code).To(Equal(0), r.Stderr)
+	return strings.Fields(r.Stdout)
+}
+
+var _ = Describe("docker-compose", func() {
+	var dir, project string
+
+	BeforeEach(func() {
+		if _, err := exec.LookPath("docker-compose"); err != nil {
+			Fail("docker-compose is not installed (Debian: apt-get install docker-compose): the compose specs drive it")
+		}
+		dir = GinkgoT().TempDir()
+		Expect(os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte(composeFile), 0o644)).To(Succeed())
+		project = "e2e" + randomSuffix()
+		DeferCleanup(func() { compose(dir, project, nil, "down", "--timeout", "1") })
+	})
+
+	It("brings a two-service stack up and down, with ps and logs", func() {
+		r := compose(dir, project, nil, "up", "-d")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stderr).To(ContainSubstring(`Creating network "` + project + `_default" with the default driver`))
+
+		// The project's network is recorded, with both containers on it.
+		r = docker("network", "inspect", "--format", "{{.Name}} {{index .Labels \"com.docker.compose.project\"}}", project+"_default")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(Equal(project + "_default " + project + "\n"))
+		r = docker("inspect", "--format", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{$v.Aliases}}{{end}}", project+"_worker_1")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(MatchRegexp(`^` + project + `_default \[(.* )?worker( .*)?\]\n$`), "the service name is an alias on the project's network")
+
+		ids := projectContainers(project)
+		Expect(ids).To(HaveLen(2))
+
+		// The job runs to completion; the worker keeps running.
+		r = docker("wait", project+"_job_1")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(Equal("0\n"))
+
+		r = compose(dir, project, nil, "ps", "--services", "--filter", "status=running")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(Equal("worker\n"))
+		r = compose(dir, project, nil, "ps", "--services", "--filter", "status=stopped")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(Equal("job\n"))
+		r = compose(dir, project, nil, "ps")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(MatchRegexp(`(?m)^` + project + `_job_1\s.*\sExit 0\s`))
+		Expect(r.Stdout).To(MatchRegexp(`(?m)^` + project + `_worker_1\s.*\sUp\s`))
+
+		r = compose(dir, project, nil, "logs", "--no-color", "job")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(MatchRegexp(`(?m)^job_1\s+\| job ran in /tmp$`))
+		// The worker prints its line once it has started; wait for it as a user would.
+		Eventually(func() string {
+			return compose(dir, project, nil, "logs", "--no-color", "worker").Stdout
+		}).WithTimeout(30 * time.Second).WithPolling(250 * time.Millisecond).Should(MatchRegexp(`(?m)^worker_1\s+\| worker background ready$`))
+
+		r = compose(dir, project, nil, "down", "--timeout", "2")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stderr).To(ContainSubstring("Removing network " + project + "_default"))
+		Expect(projectContainers(project)).To(BeEmpty())
+		r = docker("network", "ls", "-q", "--filter", "name="+project)
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(BeEmpty(), "the project's network is removed by down")
+		for _, id := range ids {
+			expectNothingLeft(id)
+		}
+	})
+
+	It("runs the stack attached and exits with the job's code (up --exit-code-from)", func() {
+		r := compose(dir, project, []string{"JOB_EXIT=5"}, "up", "--no-color", "--exit-code-from", "job")
+		Expect(r.Code).To(Equal(5), r.Stderr)
+		Expect(r.Stdout).To(MatchRegexp(`(?m)^job_1\s+\| job ran in /tmp$`))
+
+		// --abort-on-container-exit stopped the worker as well.
+		r = compose(dir, project, nil, "ps", "--services", "--filter", "status=running")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(strings.TrimSpace(r.Stdout)).To(BeEmpty())
+
+		ids := projectContainers(project)
+		Expect(ids).To(HaveLen(2))
+		r = compose(dir, project, nil, "down")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(projectContainers(project)).To(BeEmpty())
+		for _, id := range ids {
+			expectNothingLeft(id)
+		}
+	})
+})

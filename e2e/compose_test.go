@@ -85,7 +85,7 @@ var _ = Describe("docker-compose", func() {
 		Expect(r.Stdout).To(Equal(project + "_default " + project + "\n"))
 		r = docker("inspect", "--format", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{$v.Aliases}}{{end}}", project+"_worker_1")
 		Expect(r.Code).To(Equal(0), r.Stderr)
-		Expect(r.Stdout).To(MatchRegexp(`^` + project + `_default \[(.* )?worker( .*)?\]\n$`), "the service name is an alias on the project's network")
+		Expect(r.Stdout).To(MatchRegexp(`^`+project+`_default \[(.* )?worker( .*)?\]\n$`), "the service name is an alias on the project's network")
 
 		ids := projectContainers(project)
 		Expect(ids).To(HaveLen(2))

@@ -38,8 +38,9 @@ test: build test-images ## Unit, simulator integration and end-to-end tests, all
 	@# One package, run in its directory, so that Ginkgo's count of the specs that ran is shown.
 	cd e2e && $(GO) test -count=1 -timeout 20m -ginkgo.no-color
 
-sim-test-aws: ## End-to-end suites against the simulator and backend as local processes
-	@echo "make sim-test-aws: not available yet (issue 7: end-to-end suites with real clients)" >&2; exit 2
+sim-test-aws: build test-images ## End-to-end suites against the simulator and backend as local processes
+	@# The suite starts bin/sockerless-simulator-aws and bin/sockerless-backend-lambda itself and stops them at the end.
+	cd e2e && $(GO) test -count=1 -timeout 20m -ginkgo.no-color
 
 docker-test: ## End-to-end suites with the simulator and backend in containers
 	@echo "make docker-test: not available yet (issue 7: end-to-end suites with real clients)" >&2; exit 2

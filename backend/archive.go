@@ -227,8 +227,16 @@ func (b *Backend) handleArchivePut(c *gin.Context) {
 		return
 	}
 	h := protocol.StreamHeader{Op: protocol.ArchivePut, Path: p, NoOverwriteDirNonDir: boolQuery(c, "noOverwriteDirNonDir")}
+	body, err := decompressed(c.Request.Body)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
 	if b.store.Snap(ctr).Status == stateCreated {
-		data, err := io.ReadAll(io.LimitReader(c.Request.Body, maxStaged+1))
+		data, err := io.ReadAll(io.LimitReader(body, maxStaged+1))
+		if err == nil && len(data) <= maxStaged {
+			err = checkTar(data) // a larger one is refused by add
+		}
 		if err == nil {
 			err = b.agents.staged.add(ctr.ID, stagedArchive{path: p, noOverwrite: h.NoOverwriteDirNonDir, tar: data})
 		}
@@ -244,7 +252,7 @@ func (b *Backend) handleArchivePut(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	if _, err := r.archive(h, c.Request.Body, nil); err != nil {
+	if _, err := r.archive(h, body, nil); err != nil {
 		writeError(c, err)
 		return
 	}

@@ -132,7 +132,7 @@ var _ = Describe("testcontainers-go as a client of the backend", Ordered, func()
 	// extraction reads a plain tar only, so these fail with "read tar:
 	// unexpected EOF" (and Files makes the container exit 128 before its
 	// command runs). Pending until PUT /archive decompresses as dockerd does.
-	PIt("copies files in with ContainerRequest.Files before start and CopyToContainer after", func() {
+	It("copies files in with ContainerRequest.Files before start and CopyToContainer after", func() {
 		ctr, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
 			ContainerRequest: testcontainers.ContainerRequest{
 				Image: "busybox:latest",

@@ -15,6 +15,7 @@ func (b *Backend) agentRoutes(r gin.IRoutes) {
 	r.PUT("/containers/:id/archive", b.handleArchivePut)
 
 	r.GET("/containers/:id/top", b.handleContainerTop)
+	r.GET("/containers/:id/stats", b.handleContainerStats)
 	r.POST("/containers/:id/pause", b.handleContainerPause(true))
 	r.POST("/containers/:id/unpause", b.handleContainerPause(false))
 	r.POST("/containers/:id/resize", b.handleContainerResize)

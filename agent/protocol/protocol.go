@@ -154,7 +154,8 @@ const (
 	MsgPause   = "pause"   // backend → agent, SIGSTOP every process of the container
 	MsgUnpause = "unpause" // backend → agent, SIGCONT every process of the container
 	MsgTop     = "top"     // backend → agent, request Req: list the processes
-	MsgReply   = "reply"   // agent → backend, answer to request Req (Error, Top)
+	MsgStats   = "stats"   // backend → agent, request Req: one sample of the sandbox's accounting
+	MsgReply   = "reply"   // agent → backend, answer to request Req (Error, Top, Stats)
 )
 
 // Message is one line on the control stream. Type says which fields are set.
@@ -191,9 +192,10 @@ type Message struct {
 	// exec
 	Process *Process `json:"process,omitempty"`
 
-	// requests (top) and their replies
-	Req string `json:"req,omitempty"`
-	Top *Top   `json:"top,omitempty"`
+	// requests (top, stats) and their replies
+	Req   string `json:"req,omitempty"`
+	Top   *Top   `json:"top,omitempty"`
+	Stats *Stats `json:"stats,omitempty"`
 
 	// signal: a signal name ("TERM", "SIGKILL") or number ("9")
 	Signal string `json:"signal,omitempty"`
@@ -207,6 +209,60 @@ type Message struct {
 type Top struct {
 	Titles    []string   `json:"titles"`
 	Processes [][]string `json:"processes"`
+}
+
+// Stats is one sample of the sandbox's own accounting, read by the agent for
+// `docker stats`. Counters are cumulative since they began; the backend maps a
+// sample (and the one before it) onto Docker's StatsResponse.
+type Stats struct {
+	Time time.Time `json:"time"` // when the sample was read
+
+	// CPU time of the container's processes, in nanoseconds.
+	CPUTotalNs  uint64 `json:"cpuTotalNs"`
+	CPUUserNs   uint64 `json:"cpuUserNs,omitempty"`
+	CPUKernelNs uint64 `json:"cpuKernelNs,omitempty"`
+	// SystemCPUNs is the machine's CPU time (/proc/stat) and OnlineCPUs its
+	// CPUs, as Docker's system_cpu_usage and online_cpus.
+	SystemCPUNs uint64 `json:"systemCpuNs,omitempty"`
+	OnlineCPUs  uint32 `json:"onlineCpus,omitempty"`
+
+	// Memory in bytes; MemoryStats is the cgroup's memory.stat when read.
+	MemoryUsage    uint64            `json:"memoryUsage"`
+	MemoryMaxUsage uint64            `json:"memoryMaxUsage,omitempty"`
+	MemoryLimit    uint64            `json:"memoryLimit"`
+	MemoryStats    map[string]uint64 `json:"memoryStats,omitempty"`
+
+	Pids      uint64 `json:"pids"`                // the container's processes
+	PidsLimit uint64 `json:"pidsLimit,omitempty"` // 0: none known
+
+	Networks map[string]NetStats `json:"networks,omitempty"` // by interface, lo excluded
+	BlockIO  []BlockIOStat       `json:"blockIo,omitempty"`  // bytes read and written, by device
+
+	// Where the numbers came from: "cgroup2", "cgroup1" or "proc" (CPU from
+	// /proc/<pid>/stat; memory from /proc/meminfo and the function's memory size).
+	CPUSource    string `json:"cpuSource,omitempty"`
+	MemorySource string `json:"memorySource,omitempty"`
+}
+
+// NetStats is one network interface's counters from /proc/net/dev.
+type NetStats struct {
+	RxBytes   uint64 `json:"rxBytes"`
+	RxPackets uint64 `json:"rxPackets"`
+	RxErrors  uint64 `json:"rxErrors"`
+	RxDropped uint64 `json:"rxDropped"`
+	TxBytes   uint64 `json:"txBytes"`
+	TxPackets uint64 `json:"txPackets"`
+	TxErrors  uint64 `json:"txErrors"`
+	TxDropped uint64 `json:"txDropped"`
+}
+
+// BlockIOStat is bytes moved on one block device, Op "read" or "write"
+// (cgroup v2) or as cgroup v1 names it ("Read", "Write", ...).
+type BlockIOStat struct {
+	Major uint64 `json:"major"`
+	Minor uint64 `json:"minor"`
+	Op    string `json:"op"`
+	Value uint64 `json:"value"`
 }
 
 // LogLine is how the agent writes the process's output to its own stdout, one

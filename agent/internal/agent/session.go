@@ -225,6 +225,8 @@ func (r *run) handleControl(m protocol.Message) {
 			}
 			r.link.sendMsg(reply)
 		}()
+	case protocol.MsgStats:
+		go r.link.sendMsg(protocol.Message{Type: protocol.MsgReply, Req: m.Req, Stats: readStats()})
 	default:
 		r.diag("ignoring control message %q", m.Type)
 	}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -21,8 +20,7 @@ type stack struct {
 	DockerHost  string // tcp://127.0.0.1:port
 	AWSEndpoint string // http://127.0.0.1:port, "" for real AWS
 	Region      string
-	procs       []*exec.Cmd
-	logs        []*bytes.Buffer
+	procs       []*proc
 	backendEnv  []string // to start the backend again the same way
 }
 
@@ -80,7 +78,7 @@ func startStack() (*stack, error) {
 		AWSEndpoint: "http://127.0.0.1:" + simPort,
 		Region:      "us-east-1",
 	}
-	if err := s.spawn(filepath.Join(bin, "sockerless-simulator-aws"),
+	if _, err := s.spawn(filepath.Join(bin, "sockerless-simulator-aws"),
 		"SIM_ADDR=127.0.0.1:"+simPort, "SIM_LAMBDA_IDLE_TIMEOUT=2m"); err != nil {
 		return nil, err
 	}
@@ -105,11 +103,19 @@ func startStack() (*stack, error) {
 }
 
 func (s *stack) startBackend() error {
-	if err := s.spawn(filepath.Join(repoRoot(), "bin", "sockerless-backend-lambda"), s.backendEnv...); err != nil {
+	p, err := s.spawn(filepath.Join(repoRoot(), "bin", "sockerless-backend-lambda"), s.backendEnv...)
+	if err != nil {
 		return err
 	}
 	if err := waitHTTP("http://"+strings.TrimPrefix(s.DockerHost, "tcp://")+"/_ping", 30*time.Second); err != nil {
 		return fmt.Errorf("backend did not come up: %w\n%s", err, s.output())
+	}
+	// The port was free when chosen; make sure it is this backend that
+	// answered, not a process that took the port meanwhile.
+	select {
+	case <-p.exited:
+		return fmt.Errorf("backend exited after start (its port was taken?)\n%s", s.output())
+	case <-time.After(300 * time.Millisecond):
 	}
 	return nil
 }
@@ -120,43 +126,58 @@ func (s *stack) restartBackendAfterKill() error {
 	if len(s.backendEnv) == 0 {
 		return fmt.Errorf("the suite runs against an external backend (SOCKERLESS_E2E_DOCKER_HOST): it cannot restart it")
 	}
-	for i, p := range s.procs {
-		if filepath.Base(p.Path) == "sockerless-backend-lambda" && p.ProcessState == nil {
-			_ = p.Process.Kill()
-			_ = p.Wait()
-			s.logs[i].WriteString("--- killed with SIGKILL ---\n")
+	for _, p := range s.procs {
+		if filepath.Base(p.cmd.Path) == "sockerless-backend-lambda" && !p.ended() {
+			_ = p.cmd.Process.Kill()
+			<-p.exited
+			_, _ = p.out.Write([]byte("--- killed with SIGKILL ---\n"))
 		}
 	}
 	return s.startBackend()
 }
 
-func (s *stack) spawn(path string, env ...string) error {
+// proc is one process of the stack.
+type proc struct {
+	cmd    *exec.Cmd
+	out    *safeBuffer
+	exited chan struct{} // closed when the process has ended
+}
+
+func (p *proc) ended() bool {
+	select {
+	case <-p.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *stack) spawn(path string, env ...string) (*proc, error) {
 	cmd := exec.Command(path)
 	cmd.Env = append(os.Environ(), env...)
-	var buf bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &buf, &buf
+	p := &proc{cmd: cmd, out: &safeBuffer{}, exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", path, err)
+		return nil, fmt.Errorf("start %s: %w", path, err)
 	}
-	s.procs = append(s.procs, cmd)
-	s.logs = append(s.logs, &buf)
-	return nil
+	go func() { _ = cmd.Wait(); close(p.exited) }()
+	s.procs = append(s.procs, p)
+	return p, nil
 }
 
 // stop ends the processes in reverse order (the backend before the simulator).
 func (s *stack) stop() {
 	for i := len(s.procs) - 1; i >= 0; i-- {
 		p := s.procs[i]
-		if p.ProcessState != nil {
-			continue // already ended
+		if p.ended() {
+			continue
 		}
-		_ = p.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = p.Wait(); close(done) }()
+		_ = p.cmd.Process.Signal(os.Interrupt)
 		select {
-		case <-done:
+		case <-p.exited:
 		case <-time.After(30 * time.Second):
-			_ = p.Process.Kill()
+			_ = p.cmd.Process.Kill()
+			<-p.exited
 		}
 	}
 }
@@ -164,8 +185,8 @@ func (s *stack) stop() {
 // output is what the processes logged, for failure messages.
 func (s *stack) output() string {
 	var b strings.Builder
-	for i, l := range s.logs {
-		fmt.Fprintf(&b, "--- process %d (%s) ---\n%s\n", i, filepath.Base(s.procs[i].Path), l.String())
+	for i, p := range s.procs {
+		fmt.Fprintf(&b, "--- process %d (%s) ---\n%s\n", i, filepath.Base(p.cmd.Path), p.out.String())
 	}
 	return b.String()
 }

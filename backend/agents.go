@@ -203,6 +203,8 @@ func (b *Backend) serveControl(r *run, sess *yamux.Session, stream net.Conn, br 
 			go b.exited(r, sess, m)
 		case protocol.MsgReply:
 			r.reply(m)
+		case protocol.MsgAck:
+			r.stdinAck(m)
 		}
 	}
 }
@@ -228,16 +230,10 @@ func (b *Backend) hello(r *run, sess *yamux.Session, stream net.Conn, m protocol
 		r.stdinFeed("", r.container.stdin.reader())
 	}
 	r.mu.Lock()
-	feeds := make([]*stdinFeed, 0, len(r.feeds))
-	for _, f := range r.feeds {
-		feeds = append(feeds, f)
-	}
 	release := r.inv.HoldStart && !r.started
 	r.started = true
 	r.mu.Unlock()
-	for _, f := range feeds {
-		f.attach(sess)
-	}
+	r.resumeStdin(sess, m.Offsets)
 	if release {
 		go b.applyStaged(r)
 	}

@@ -2,7 +2,7 @@ package backend
 
 import (
 	"io"
-	"sync"
+	"strings"
 
 	"github.com/hashicorp/yamux"
 
@@ -10,16 +10,14 @@ import (
 )
 
 // stdinFeed carries one process's stdin (the main process's, or an exec's)
-// from the client to the agent, across connections: one goroutine reads the
-// client and writes to the stdin stream of the current connection; after a
-// drop it writes to the stream opened on the next one. The client's EOF
-// closes the stream, which is EOF for the process.
+// from the client to the agent, across connections (protocol.StdinFeed): the
+// client's bytes are held until the agent acks them, at most
+// protocol.MaxStdinHeld, after which the client is no longer read
+// (backpressure); after a drop the stream is reopened on the next connection
+// from the agent's count, so no byte is lost or delivered twice. The client's
+// EOF ends the stream, which is EOF for the process.
 type stdinFeed struct {
-	id   string
-	mu   sync.Mutex
-	cond *sync.Cond
-	st   *yamux.Stream
-	done bool
+	*protocol.StdinFeed
 }
 
 // stdinFeed returns process id's feed, starting it on src the first time.
@@ -28,86 +26,44 @@ func (r *run) stdinFeed(id string, src io.Reader) *stdinFeed {
 	defer r.mu.Unlock()
 	f := r.feeds[id]
 	if f == nil {
-		f = &stdinFeed{id: id}
-		f.cond = sync.NewCond(&f.mu)
+		f = &stdinFeed{protocol.NewStdinFeed(id, src)}
 		r.feeds[id] = f
-		go f.pump(src)
 	}
 	return f
 }
 
-// attach opens the feed's stream on a new connection.
-func (f *stdinFeed) attach(sess *yamux.Session) {
-	f.mu.Lock()
-	done := f.done
-	f.mu.Unlock()
-	if done {
-		return
-	}
-	st, err := openStreamOn(sess, protocol.StreamHeader{Kind: protocol.StreamStdin, ID: f.id})
-	if err != nil {
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.done {
-		st.Close()
-		return
-	}
-	f.st = st
-	f.cond.Broadcast()
-}
-
-// current waits for a stream; nil when the feed is over.
-func (f *stdinFeed) current() *yamux.Stream {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for f.st == nil && !f.done {
-		f.cond.Wait()
-	}
-	if f.done {
-		return nil
-	}
-	return f.st
-}
-
-func (f *stdinFeed) broken(st *yamux.Stream) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.st == st {
-		f.st = nil
-	}
-}
+// attach opens the feed's stream on a new connection, from the first byte
+// the agent has not acked.
+func (f *stdinFeed) attach(sess *yamux.Session) { f.Attach(sess, 0) }
 
 // stop ends the feed: the process is gone.
-func (f *stdinFeed) stop() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.done = true
-	f.cond.Broadcast()
+func (f *stdinFeed) stop() { f.Stop() }
+
+// resumeStdin attaches every feed of r to a new connection, from what the
+// agent's hello says it delivered.
+func (r *run) resumeStdin(sess *yamux.Session, delivered map[string]int64) {
+	r.mu.Lock()
+	feeds := make([]*stdinFeed, 0, len(r.feeds))
+	for _, f := range r.feeds {
+		feeds = append(feeds, f)
+	}
+	r.mu.Unlock()
+	for _, f := range feeds {
+		f.Attach(sess, delivered[f.Key()])
+	}
 }
 
-func (f *stdinFeed) pump(src io.Reader) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		for n > 0 {
-			st := f.current()
-			if st == nil {
-				return
-			}
-			if _, werr := st.Write(buf[:n]); werr != nil {
-				f.broken(st)
-				continue
-			}
-			break
-		}
-		if err != nil {
-			if st := f.current(); st != nil {
-				st.Close()
-			}
-			f.stop()
-			return
-		}
+// stdinAck applies the agent's ack of a stdin stream; false when m is not one.
+func (r *run) stdinAck(m protocol.Message) bool {
+	id, ok := strings.CutSuffix(m.Stream, "/"+protocol.StreamStdin)
+	if !ok {
+		return false
 	}
+	r.mu.Lock()
+	f := r.feeds[id]
+	r.mu.Unlock()
+	if f != nil {
+		f.Ack(m.Offset)
+	}
+	return true
 }

@@ -95,9 +95,23 @@ type fakeBackend struct {
 	noAck bool
 	// dropAt: close the first connection once this many output bytes arrived.
 	dropAt int64
+	// stdinSrc, when set, is the main process's stdin, sent like the
+	// backend sends it (protocol.StdinFeed), resumed on every connection.
+	stdinSrc io.Reader
 
 	mu   sync.Mutex
 	runs map[string]*fakeRun // by run ID
+	last *agentConn
+}
+
+// dropCurrent closes the latest connection, as if the network failed.
+func (b *fakeBackend) dropCurrent() {
+	b.mu.Lock()
+	c := b.last
+	b.mu.Unlock()
+	if c != nil {
+		_ = c.ws.NetConn().Close()
+	}
 }
 
 // fakeRun is what the backend keeps of a run across connections.
@@ -108,6 +122,7 @@ type fakeRun struct {
 	total   int64
 	dropped bool
 	changed chan struct{}
+	feed    *protocol.StdinFeed
 }
 
 // agentConn is one agent connection as the backend sees it.
@@ -157,6 +172,9 @@ func newFakeBackendTLS(t *testing.T, token string, useTLS bool) *fakeBackend {
 		b.mu.Unlock()
 		c := &agentConn{header: r.Header.Clone(), ws: ws, session: sess, run: run, msgs: make(chan protocol.Message, 100),
 			started: make(chan protocol.Message, 1024), replies: make(chan protocol.Message, 100)}
+		b.mu.Lock()
+		b.last = c
+		b.mu.Unlock()
 		go b.serve(c)
 		b.conns <- c
 	})
@@ -262,11 +280,23 @@ func (b *fakeBackend) control(c *agentConn, br *bufio.Reader) {
 		switch m.Type {
 		case protocol.MsgHello:
 			c.send(protocol.Message{Type: protocol.MsgWelcome, Offsets: c.run.in.Offsets()})
+			if b.stdinSrc != nil {
+				if c.run.feed == nil {
+					c.run.feed = protocol.NewStdinFeed("", b.stdinSrc)
+					b.t.Cleanup(c.run.feed.Stop)
+				}
+				c.run.feed.Attach(c.session, m.Offsets[c.run.feed.Key()])
+			}
 		case protocol.MsgStarted:
 			c.started <- m
 			continue
 		case protocol.MsgReply:
 			c.replies <- m
+			continue
+		case protocol.MsgAck:
+			if c.run.feed != nil && m.Stream == c.run.feed.Key() {
+				c.run.feed.Ack(m.Offset)
+			}
 			continue
 		case protocol.MsgExit:
 			// Like the backend: the exit counts (and is acked) only once every

@@ -24,6 +24,9 @@ type link struct {
 	diag     func(string, ...any)
 	onMsg    func(protocol.Message)                // control messages from the backend
 	onStream func(net.Conn, protocol.StreamHeader) // streams the backend opens
+	// stdinOffsets reports, in each hello, the stdin bytes delivered to each
+	// process (by stream key), so the backend resends only the rest.
+	stdinOffsets func() map[string]int64
 
 	mu       sync.Mutex
 	conn     *backendConn // nil while disconnected
@@ -84,6 +87,9 @@ func (l *link) serve(conn *backendConn, resume bool) error {
 	}
 	hello := l.hello
 	hello.Resume = resume
+	if l.stdinOffsets != nil {
+		hello.Offsets = l.stdinOffsets()
+	}
 	if err := ctrl.send(hello); err != nil {
 		return err
 	}

@@ -4,9 +4,11 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -363,5 +365,67 @@ func TestHoldStartAndCleanDirs(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
 		t.Errorf("left in the cleaned dir: %v", entries)
+	}
+}
+
+// dropReader is a stdin source that drops the connection once, after at bytes.
+type dropReader struct {
+	r    io.Reader
+	at   int64
+	n    int64
+	drop func()
+}
+
+func (d *dropReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	before := d.n
+	d.n += int64(n)
+	if d.drop != nil && before < d.at && d.n >= d.at {
+		d.drop()
+		d.drop = nil
+	}
+	return n, err
+}
+
+func TestStdinDropMidTransferResumesByteExact(t *testing.T) {
+	data := make([]byte, 20<<20)
+	_, _ = rand.New(rand.NewSource(1)).Read(data)
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		dropStdin  bool  // drop when the backend has read half the input
+		dropOutput int64 // drop when this much output arrived
+		want       string
+	}{
+		{"sha256sum", []string{"sha256sum"}, true, 0, fmt.Sprintf("%x  -\n", sha256.Sum256(data))},
+		{"cat", []string{"cat"}, false, 10 << 20, string(data)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := startAgent(t, func(c *Config) { c.Stdout = io.Discard })
+			src := &dropReader{r: bytes.NewReader(data), at: int64(len(data) / 2)}
+			if tc.dropStdin {
+				src.drop = e.backend.dropCurrent
+			}
+			e.backend.stdinSrc = src
+			e.backend.dropAt = tc.dropOutput
+			inv := e.invocation(tc.args...)
+			inv.Process.OpenStdin = true
+			e.rt.push("req-1", time.Time{}, inv)
+			e.backend.conn(t)
+			second := e.backend.conn(t) // the redial after the drop
+			if resp := decodeResponse(t, e.rt.result(t)); resp.ExitCode != 0 {
+				t.Fatalf("response = %+v", resp)
+			}
+			if out, _ := second.output(protocol.StreamStdout); out != tc.want {
+				i := 0
+				for i < len(out) && i < len(tc.want) && out[i] == tc.want[i] {
+					i++
+				}
+				t.Fatalf("stdout differs: %d bytes, want %d; first difference at %d", len(out), len(tc.want), i)
+			}
+			if !strings.Contains(e.stderr.String(), "redialling") {
+				t.Errorf("agent did not report the drop: %s", e.stderr.String())
+			}
+		})
 	}
 }

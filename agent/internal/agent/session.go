@@ -33,7 +33,14 @@ type run struct {
 type procState struct {
 	id      string
 	spec    protocol.Process
-	stdinCh chan net.Conn // stdin streams from the backend; a new one after a drop
+	stdinCh chan stdinStream // stdin streams from the backend; a new one after a drop
+
+	// stdinDelivered counts the stdin bytes written to the process (or
+	// discarded once it closed its stdin): a stream reopened after a drop
+	// skips them. stdinEnded is set when the stream's end closed stdin.
+	stdinMu        sync.Mutex
+	stdinDelivered int64
+	stdinEnded     bool
 
 	mu      sync.Mutex
 	p       *proc
@@ -42,7 +49,29 @@ type procState struct {
 }
 
 func newProcState(id string, spec protocol.Process) *procState {
-	return &procState{id: id, spec: spec, stdinCh: make(chan net.Conn, 1), done: make(chan struct{})}
+	return &procState{id: id, spec: spec, stdinCh: make(chan stdinStream, 1), done: make(chan struct{})}
+}
+
+// stdinStream is one stdin stream from the backend; offset is the stream
+// offset of its first byte.
+type stdinStream struct {
+	conn   net.Conn
+	offset int64
+}
+
+// stdinOffsets is the stdin delivered so far to each process that has one.
+func (r *run) stdinOffsets() map[string]int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]int64{}
+	for id, ps := range r.procs {
+		if ps.spec.OpenStdin {
+			ps.stdinMu.Lock()
+			out[protocol.StreamKey(id, protocol.StreamStdin)] = ps.stdinDelivered
+			ps.stdinMu.Unlock()
+		}
+	}
+	return out
 }
 
 func newRun(a *Agent, ev Event, inv *protocol.Invocation) *run {
@@ -93,6 +122,7 @@ func (r *run) execute(ctx context.Context) protocol.Response {
 	r.link = newLink(r.inv, r.a.cfg.Dial, hello, r.diag)
 	r.link.onMsg = r.handleControl
 	r.link.onStream = r.handleStream
+	r.link.stdinOffsets = r.stdinOffsets
 	r.link.start(ctx)
 
 	main := r.procs[""]
@@ -243,11 +273,26 @@ func (r *run) handleStream(st net.Conn, h protocol.StreamHeader) {
 			_ = st.Close()
 			return
 		}
-		select {
-		case ps.stdinCh <- st:
-		default:
-			r.diag("refusing a second stdin stream for process %q", h.ID)
+		ps.stdinMu.Lock()
+		ended := ps.stdinEnded
+		ps.stdinMu.Unlock()
+		if ended { // resent after a drop that hid our ack: stdin is closed already
 			_ = st.Close()
+			return
+		}
+		// A newer stream replaces one still waiting: that one is from a
+		// connection that has dropped since.
+		for {
+			select {
+			case ps.stdinCh <- stdinStream{conn: st, offset: h.Offset}:
+				return
+			default:
+			}
+			select {
+			case old := <-ps.stdinCh:
+				_ = old.conn.Close()
+			default:
+			}
 		}
 	case protocol.StreamArchive:
 		serveArchive(st, h, r.diag)
@@ -518,24 +563,75 @@ func (r *run) pump(src *os.File, o output) {
 	o.close()
 }
 
-// copyStdin feeds the backend's stdin streams to the process. The end of a
-// stream closes the process's stdin (not possible with a tty, whose input and
-// output are one file), unless it ended because the connection dropped: the
-// backend then opens a new stream on the next connection.
+// copyStdin feeds the backend's stdin streams to the process, counting what
+// it delivered: a stream reopened after a drop starts at an earlier offset,
+// and the bytes delivered already are skipped, so each byte reaches the
+// process exactly once. It acks every protocol.AckEvery bytes and at the end
+// of a stream, so the backend can forget them. The end of a stream closes the
+// process's stdin (not possible with a tty, whose input and output are one
+// file), unless it ended because the connection dropped: the backend then
+// opens a new stream on the next connection.
 func (r *run) copyStdin(ps *procState, p *proc) {
+	key := protocol.StreamKey(ps.id, protocol.StreamStdin)
+	var dst io.Writer = p.stdin
+	ack := func() {
+		ps.stdinMu.Lock()
+		off := ps.stdinDelivered
+		ps.stdinMu.Unlock()
+		r.link.sendMsg(protocol.Message{Type: protocol.MsgAck, Stream: key, Offset: off})
+	}
+	buf := make([]byte, 32<<10)
 	for {
-		var st net.Conn
+		var s stdinStream
 		select {
-		case st = <-ps.stdinCh:
+		case s = <-ps.stdinCh:
 		case <-ps.done:
 			return
 		}
-		if _, err := io.Copy(p.stdin, st); err != nil && !errors.Is(err, syscall.EPIPE) && !errors.Is(err, os.ErrClosed) {
-			r.diag("stdin: %v", err)
-		}
-		if ys, ok := st.(*yamux.Stream); ok && ys.Session().IsClosed() {
+		st := s.conn
+		ps.stdinMu.Lock()
+		skip := ps.stdinDelivered - s.offset
+		ps.stdinMu.Unlock()
+		if skip < 0 {
+			r.diag("stdin stream resumes at %d but only %d bytes were delivered", s.offset, s.offset+skip)
+			_ = st.Close()
 			continue
 		}
+		var err error
+		if skip > 0 {
+			_, err = io.CopyN(io.Discard, st, skip)
+		}
+		var sinceAck int
+		for err == nil {
+			var n int
+			n, err = st.Read(buf)
+			if n > 0 {
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					if !errors.Is(werr, syscall.EPIPE) && !errors.Is(werr, os.ErrClosed) {
+						r.diag("stdin: %v", werr)
+					}
+					dst = io.Discard // the process closed its stdin: consume the rest
+				}
+				ps.stdinMu.Lock()
+				ps.stdinDelivered += int64(n)
+				ps.stdinMu.Unlock()
+				if sinceAck += n; sinceAck >= protocol.AckEvery {
+					ack()
+					sinceAck = 0
+				}
+			}
+		}
+		ys, ok := st.(*yamux.Stream)
+		if !errors.Is(err, io.EOF) || (ok && ys.Session().IsClosed()) {
+			if sinceAck > 0 {
+				ack() // lost with a dead connection; the next hello reports it
+			}
+			continue
+		}
+		ps.stdinMu.Lock()
+		ps.stdinEnded = true
+		ps.stdinMu.Unlock()
+		ack()
 		_ = st.Close()
 		if !ps.spec.Tty {
 			_ = p.stdin.Close()

@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
+	"log/slog"
 	"net/http"
 )
 
@@ -128,4 +130,28 @@ func setRequestID(w http.ResponseWriter) {
 	if w.Header().Get("x-amzn-RequestId") == "" {
 		w.Header().Set("x-amzn-RequestId", RequestID())
 	}
+}
+
+// DecodeJSON11 reads a JSON 1.1 request body into v, failing as AWS does.
+func DecodeJSON11(r *http.Request, v any) error {
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		return &JSON11Error{Code: "SerializationException", Message: "Malformed request body: " + err.Error()}
+	}
+	return nil
+}
+
+// RespondJSON11 writes an operation's result: out, or err as AWS words it.
+// An error that is not already an AWS error is the service's own failure:
+// logged, and answered 500 with internalCode.
+func RespondJSON11(w http.ResponseWriter, service, op, internalCode string, out any, err error) {
+	if err != nil {
+		var apiErr *JSON11Error
+		if !errors.As(err, &apiErr) {
+			slog.Error(service, "op", op, "err", err)
+			apiErr = &JSON11Error{Status: http.StatusInternalServerError, Code: internalCode, Message: err.Error()}
+		}
+		WriteJSON11Error(w, apiErr)
+		return
+	}
+	WriteJSON11(w, out)
 }

@@ -1,10 +1,8 @@
 package cloudwatchlogs
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"regexp"
 	"sort"
@@ -85,24 +83,10 @@ func (s *Service) Handle(w http.ResponseWriter, r *http.Request, op string) {
 	default:
 		err = &awsapi.JSON11Error{Code: "UnknownOperationException", Message: "Unknown operation " + op}
 	}
-	if err != nil {
-		var apiErr *awsapi.JSON11Error
-		if !errors.As(err, &apiErr) {
-			slog.Error("cloudwatch logs", "op", op, "err", err)
-			apiErr = &awsapi.JSON11Error{Status: http.StatusInternalServerError, Code: "ServiceUnavailableException", Message: err.Error()}
-		}
-		awsapi.WriteJSON11Error(w, apiErr)
-		return
-	}
-	awsapi.WriteJSON11(w, out)
+	awsapi.RespondJSON11(w, "cloudwatch logs", op, "ServiceUnavailableException", out, err)
 }
 
-func decode(r *http.Request, v any) error {
-	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
-		return &awsapi.JSON11Error{Code: "SerializationException", Message: "Malformed request body: " + err.Error()}
-	}
-	return nil
-}
+func decode(r *http.Request, v any) error { return awsapi.DecodeJSON11(r, v) }
 
 // mapErr turns store errors into AWS's.
 func mapErr(err error) error {

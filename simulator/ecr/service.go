@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -190,24 +189,10 @@ func (s *Service) Handle(w http.ResponseWriter, r *http.Request, op string) {
 	default:
 		err = &awsapi.JSON11Error{Code: "UnknownOperationException", Message: "Unknown operation " + op}
 	}
-	if err != nil {
-		var apiErr *awsapi.JSON11Error
-		if !errors.As(err, &apiErr) {
-			slog.Error("ecr", "op", op, "err", err)
-			apiErr = &awsapi.JSON11Error{Status: http.StatusInternalServerError, Code: "ServerException", Message: err.Error()}
-		}
-		awsapi.WriteJSON11Error(w, apiErr)
-		return
-	}
-	awsapi.WriteJSON11(w, out)
+	awsapi.RespondJSON11(w, "ecr", op, "ServerException", out, err)
 }
 
-func decode(r *http.Request, v any) error {
-	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
-		return &awsapi.JSON11Error{Code: "SerializationException", Message: "Malformed request body: " + err.Error()}
-	}
-	return nil
-}
+func decode(r *http.Request, v any) error { return awsapi.DecodeJSON11(r, v) }
 
 func invalid(format string, a ...any) *awsapi.JSON11Error {
 	return &awsapi.JSON11Error{Code: "InvalidParameterException", Message: fmt.Sprintf(format, a...)}

@@ -77,7 +77,9 @@ type createRecord struct {
 
 type journal struct {
 	b  *Backend
-	mu sync.Mutex // orders appends: CloudWatch wants each stream's events in time order
+	// One lock per stream orders its appends (a journal is read in time
+	// order); different containers' journals are written in parallel.
+	locks sync.Map // stream → *sync.Mutex
 }
 
 func journalStream(id string) string { return journalPrefix + id }
@@ -123,8 +125,10 @@ func (j *journal) put(ctx context.Context, stream string, at time.Time, v any) e
 	if err != nil {
 		return err
 	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
+	l, _ := j.locks.LoadOrStore(stream, &sync.Mutex{})
+	mu := l.(*sync.Mutex)
+	mu.Lock()
+	defer mu.Unlock()
 	_, err = j.b.aws.Logs.PutLogEvents(ctx, &cloudwatchlogs.PutLogEventsInput{
 		LogGroupName:  aws.String(j.b.cfg.LogGroup),
 		LogStreamName: aws.String(stream),

@@ -405,6 +405,7 @@ func (b *Backend) removeContainer(ctx context.Context, ctr *Container) error {
 			slog.Error("container log stream not deleted", "container", ctr.ID[:12], "stream", stream, "err", err)
 		}
 	}
+	b.journal.locks.Delete(journalStream(ctr.ID))
 	for name := range b.store.Snap(ctr).Networks {
 		if nw, err := b.networks.lookup(name); err == nil {
 			b.disconnect(nw, ctr)

@@ -42,8 +42,9 @@ sim-test-aws: build test-images ## End-to-end suites against the simulator and b
 	@# The suite starts bin/sockerless-simulator-aws and bin/sockerless-backend-lambda itself and stops them at the end.
 	cd e2e && $(GO) test -count=1 -timeout 20m -ginkgo.no-color
 
-docker-test: ## End-to-end suites with the simulator and backend in containers
-	@echo "make docker-test: not available yet (issue 7: end-to-end suites with real clients)" >&2; exit 2
+docker-test: build test-images ## End-to-end suites with the simulator and backend as containers (FROM scratch) on the local engine
+	scripts/build-stack-images.sh
+	cd e2e && SOCKERLESS_E2E_STACK=docker $(GO) test -count=1 -timeout 20m -ginkgo.no-color
 
 bench: build test-images ## Benchmarks of every module; results go in docs/benchmarks.md
 	@for m in $(GO_MODULES); do (cd $$m && $(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...) || exit 1; done

@@ -17,11 +17,12 @@ import (
 // from bin/ as local processes; SOCKERLESS_E2E_DOCKER_HOST and
 // SOCKERLESS_E2E_AWS_ENDPOINT point it at a running stack instead.
 type stack struct {
-	DockerHost  string // tcp://127.0.0.1:port
-	AWSEndpoint string // http://127.0.0.1:port, "" for real AWS
-	Region      string
-	procs       []*proc
-	backendEnv  []string // to start the backend again the same way
+	DockerHost   string // tcp://127.0.0.1:port
+	AWSEndpoint  string // http://127.0.0.1:port, "" for real AWS
+	Region       string
+	procs        []*proc
+	backendEnv   []string // to start the backend again the same way
+	inContainers bool     // SOCKERLESS_E2E_STACK=docker: the stack runs as containers
 }
 
 func repoRoot() string {
@@ -78,8 +79,14 @@ func startStack() (*stack, error) {
 		AWSEndpoint: "http://127.0.0.1:" + simPort,
 		Region:      "us-east-1",
 	}
-	if _, err := s.spawn(filepath.Join(bin, "sockerless-simulator-aws"),
-		"SIM_ADDR=127.0.0.1:"+simPort, "SIM_LAMBDA_IDLE_TIMEOUT=2m"); err != nil {
+	s.inContainers = os.Getenv("SOCKERLESS_E2E_STACK") == "docker"
+	simEnv := []string{"SIM_ADDR=127.0.0.1:" + simPort, "SIM_LAMBDA_IDLE_TIMEOUT=2m"}
+	if s.inContainers {
+		_, err = s.spawnContainer(simulatorImage, true, simEnv...)
+	} else {
+		_, err = s.spawn(filepath.Join(bin, "sockerless-simulator-aws"), simEnv...)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if err := waitHTTP(s.AWSEndpoint+"/2015-03-31/functions/", 20*time.Second); err != nil {
@@ -103,10 +110,17 @@ func startStack() (*stack, error) {
 }
 
 func (s *stack) startBackend() error {
-	p, err := s.spawn(filepath.Join(repoRoot(), "bin", "sockerless-backend-lambda"), s.backendEnv...)
+	var p *proc
+	var err error
+	if s.inContainers {
+		p, err = s.spawnContainer(backendImage, false, s.backendEnv...)
+	} else {
+		p, err = s.spawn(filepath.Join(repoRoot(), "bin", "sockerless-backend-lambda"), s.backendEnv...)
+	}
 	if err != nil {
 		return err
 	}
+	p.backend = true
 	if err := waitHTTP("http://"+strings.TrimPrefix(s.DockerHost, "tcp://")+"/_ping", 30*time.Second); err != nil {
 		return fmt.Errorf("backend did not come up: %w\n%s", err, s.output())
 	}
@@ -127,8 +141,8 @@ func (s *stack) restartBackendAfterKill() error {
 		return fmt.Errorf("the suite runs against an external backend (SOCKERLESS_E2E_DOCKER_HOST): it cannot restart it")
 	}
 	for _, p := range s.procs {
-		if filepath.Base(p.cmd.Path) == "sockerless-backend-lambda" && !p.ended() {
-			_ = p.cmd.Process.Kill()
+		if p.backend && !p.ended() {
+			p.signal("SIGKILL")
 			<-p.exited
 			_, _ = p.out.Write([]byte("--- killed with SIGKILL ---\n"))
 		}
@@ -138,9 +152,11 @@ func (s *stack) restartBackendAfterKill() error {
 
 // proc is one process of the stack.
 type proc struct {
-	cmd    *exec.Cmd
-	out    *safeBuffer
-	exited chan struct{} // closed when the process has ended
+	name    string // the binary or image
+	backend bool
+	out     *safeBuffer
+	signal  func(sig string) // "SIGINT", "SIGKILL"
+	exited  chan struct{}    // closed when the process has ended
 }
 
 func (p *proc) ended() bool {
@@ -155,10 +171,17 @@ func (p *proc) ended() bool {
 func (s *stack) spawn(path string, env ...string) (*proc, error) {
 	cmd := exec.Command(path)
 	cmd.Env = append(os.Environ(), env...)
-	p := &proc{cmd: cmd, out: &safeBuffer{}, exited: make(chan struct{})}
+	p := &proc{name: filepath.Base(path), out: &safeBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", path, err)
+	}
+	p.signal = func(sig string) {
+		if sig == "SIGKILL" {
+			_ = cmd.Process.Kill()
+		} else {
+			_ = cmd.Process.Signal(os.Interrupt)
+		}
 	}
 	go func() { _ = cmd.Wait(); close(p.exited) }()
 	s.procs = append(s.procs, p)
@@ -172,11 +195,11 @@ func (s *stack) stop() {
 		if p.ended() {
 			continue
 		}
-		_ = p.cmd.Process.Signal(os.Interrupt)
+		p.signal("SIGINT")
 		select {
 		case <-p.exited:
 		case <-time.After(30 * time.Second):
-			_ = p.cmd.Process.Kill()
+			p.signal("SIGKILL")
 			<-p.exited
 		}
 	}
@@ -186,7 +209,7 @@ func (s *stack) stop() {
 func (s *stack) output() string {
 	var b strings.Builder
 	for i, p := range s.procs {
-		fmt.Fprintf(&b, "--- process %d (%s) ---\n%s\n", i, filepath.Base(p.cmd.Path), p.out.String())
+		fmt.Fprintf(&b, "--- process %d (%s) ---\n%s\n", i, p.name, p.out.String())
 	}
 	return b.String()
 }

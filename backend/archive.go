@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
 	"encoding/base64"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,6 +61,13 @@ func (s *stagedArchives) add(cid string, a stagedArchive) error {
 	}
 	s.m[cid] = append(s.m[cid], a)
 	return nil
+}
+
+// list is what is staged for cid, left in place.
+func (s *stagedArchives) list(cid string) []stagedArchive {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]stagedArchive(nil), s.m[cid]...)
 }
 
 func (s *stagedArchives) take(cid string) []stagedArchive {
@@ -131,6 +140,9 @@ func (r *run) archive(h protocol.StreamHeader, body io.Reader, out func(*protoco
 func (b *Backend) archiveRun(ctr *Container) (*run, error) {
 	r, err := b.runningRun(ctr)
 	if err != nil {
+		if b.store.Snap(ctr).Status == stateExited {
+			return nil, conflict("container %s has exited: its filesystem was the Lambda function's, and what the process wrote is gone with the environment", ctr.ID)
+		}
 		return nil, conflict("container %s is not running: a Lambda function's filesystem exists only while it runs", ctr.ID)
 	}
 	select {
@@ -159,21 +171,28 @@ func archivePath(c *gin.Context) (string, error) {
 }
 
 // handleArchiveHead serves HEAD /containers/{id}/archive: the path's stat.
-// Before the start only / and /tmp are known to exist (the rest comes from
-// the image, which only the running function sees); the CLI then assumes the
-// parent of anything else exists, and the agent checks it at the start.
+// Before the start it is read from the image, overlaid with what was copied
+// in (createdFS); a path that is in neither is 404, and the CLI then copies
+// into its parent, which the agent checks at the start.
 func (b *Backend) handleArchiveHead(c *gin.Context) {
 	ctr, p, ok := b.archiveTarget(c)
 	if !ok {
 		return
 	}
 	if b.store.Snap(ctr).Status == stateCreated {
-		if clean := path.Clean(p); clean == "/" || clean == "/tmp" {
-			setStatHeader(c, &protocol.PathStat{Name: path.Base(clean), Mode: uint32(os.ModeDir | 0o777), Mtime: ctr.Created})
-			c.Status(http.StatusOK)
+		fs, err := b.newCreatedFS(c.Request.Context(), ctr)
+		if err != nil {
+			// Without the image, / and /tmp are still known to exist.
+			slog.Warn("docker cp before start: image not readable", "container", ctr.ID[:12], "err", err)
+			fs = &createdFS{b: b, ctr: ctr, entries: map[string]*tar.Header{}}
+		}
+		_, st, err := fs.stat(p)
+		if err != nil {
+			writeError(c, err)
 			return
 		}
-		writeError(c, notFound("Could not find the file %s in container %s", p, ctr.ID))
+		setStatHeader(c, st)
+		c.Status(http.StatusOK)
 		return
 	}
 	r, err := b.archiveRun(ctr)
@@ -191,9 +210,14 @@ func (b *Backend) handleArchiveHead(c *gin.Context) {
 }
 
 // handleArchiveGet serves GET /containers/{id}/archive: a tar of the path.
+// Before the start it comes from the image, overlaid with what was copied in.
 func (b *Backend) handleArchiveGet(c *gin.Context) {
 	ctr, p, ok := b.archiveTarget(c)
 	if !ok {
+		return
+	}
+	if b.store.Snap(ctr).Status == stateCreated {
+		b.archiveGetCreated(c, ctr, p)
 		return
 	}
 	r, err := b.archiveRun(ctr)
@@ -271,4 +295,29 @@ func (b *Backend) archiveTarget(c *gin.Context) (*Container, string, bool) {
 		return nil, "", false
 	}
 	return ctr, p, true
+}
+
+// archiveGetCreated serves a GET for a container that has not started: the
+// tar is built from the image's layers and the staged archives.
+func (b *Backend) archiveGetCreated(c *gin.Context, ctr *Container, p string) {
+	fs, err := b.newCreatedFS(c.Request.Context(), ctr)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	rp, st, err := fs.stat(p)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	base := st.Name
+	if strings.HasSuffix(p, "/.") {
+		base = "."
+	}
+	setStatHeader(c, st)
+	c.Header("Content-Type", "application/x-tar")
+	c.Status(http.StatusOK)
+	if err := fs.writeTar(c.Request.Context(), rp, base, c.Writer); err != nil {
+		slog.Warn("docker cp from created container cut short", "container", ctr.ID[:12], "path", p, "err", err)
+	}
 }

@@ -161,7 +161,12 @@ func closeWrite(conn net.Conn) {
 
 // replayLogs writes the container's stored output to a, for attach logs=1.
 func (b *Backend) replayLogs(ctx context.Context, ctr *Container, snap Snapshot, a *attachment) {
-	lines, err := b.newLogReader(ctr.LogGroup).next(ctx, snap.LogStreams)
+	lr := b.newLogReader(ctr.LogGroup)
+	lines, err := lr.next(ctx, snap.LogStreams)
+	if err == nil && snap.Status == stateExited {
+		// As for docker logs: the last lines may still be on their way.
+		lines, err = b.awaitExitRecord(ctx, lr, ctr, snap, lines)
+	}
 	if err != nil {
 		slog.Warn("attach logs=1: reading stored output", "container", ctr.ID[:12], "err", err)
 		return

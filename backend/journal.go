@@ -76,7 +76,7 @@ type createRecord struct {
 }
 
 type journal struct {
-	b  *Backend
+	b *Backend
 	// One lock per stream orders its appends (a journal is read in time
 	// order); different containers' journals are written in parallel.
 	locks sync.Map // stream → *sync.Mutex

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -91,5 +92,31 @@ var _ = Describe("a paused container", func() {
 
 		Expect(docker("unpause", name).Code).To(Equal(0))
 		Expect(docker("inspect", "--format", "{{.State.Status}}", name).Stdout).To(Equal("running\n"))
+	})
+})
+
+var _ = Describe("docker stop", func() {
+	It("sends SIGTERM, which the process can handle", func() {
+		name := "e2e-stop-" + randomSuffix()
+		r := docker("run", "-d", "--name", name, "busybox", "sh", "-c", `trap "echo got-term; exit 0" TERM; echo ready; while true; do sleep 0.1; done`)
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		DeferCleanup(func() { docker("rm", "-f", name) })
+		Eventually(func() string { return docker("logs", name).Stdout }).WithTimeout(30 * time.Second).Should(Equal("ready\n"))
+		r = docker("stop", name)
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(docker("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", name).Stdout).To(Equal("exited 0\n"))
+		Expect(docker("logs", name).Stdout).To(Equal("ready\ngot-term\n"))
+	})
+
+	It("kills with SIGKILL after the grace period when SIGTERM is ignored", func() {
+		name := "e2e-stop-kill-" + randomSuffix()
+		r := docker("run", "-d", "--name", name, "busybox", "sh", "-c", `trap "" TERM; echo ready; while true; do sleep 0.1; done`)
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		DeferCleanup(func() { docker("rm", "-f", name) })
+		Eventually(func() string { return docker("logs", name).Stdout }).WithTimeout(30 * time.Second).Should(Equal("ready\n"))
+		r = docker("stop", "-t", "1", name)
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(docker("inspect", "--format", "{{.State.ExitCode}}", name).Stdout).To(Equal("137\n"))
+		Expect(docker("stop", name).Code).To(Equal(0), "stopping a stopped container is not an error (304)")
 	})
 })

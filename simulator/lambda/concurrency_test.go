@@ -123,7 +123,9 @@ func TestConcurrencyLimits(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := f.client.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String("pooled"), Payload: []byte(`{"sleepMs":1500}`)})
+		// Long enough to hold the slot on a loaded machine (other test
+		// packages run in parallel), never cut short: the test waits for it.
+		_, err := f.client.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String("pooled"), Payload: []byte(`{"sleepMs":8000}`)})
 		done <- err
 	}()
 	eventually(t, 15*time.Second, "the first invoke to hold its slot", func() bool { return f.running("pooled") == 1 })

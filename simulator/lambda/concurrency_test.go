@@ -34,7 +34,7 @@ func TestConcurrencyLimits(t *testing.T) {
 	f := newFixture(t, Config{AccountConcurrency: 2, PendingDelay: time.Millisecond})
 	ctx := context.Background()
 	f.create(t, &awslambda.CreateFunctionInput{FunctionName: aws.String("limited")})
-	f.create(t, &awslambda.CreateFunctionInput{FunctionName: aws.String("pooled")})
+	f.create(t, &awslambda.CreateFunctionInput{FunctionName: aws.String("pooled"), Timeout: aws.Int32(15)})
 
 	settings, err := f.client.GetAccountSettings(ctx, &awslambda.GetAccountSettingsInput{})
 	if err != nil {
@@ -125,7 +125,7 @@ func TestConcurrencyLimits(t *testing.T) {
 	go func() {
 		// Long enough to hold the slot on a loaded machine (other test
 		// packages run in parallel), never cut short: the test waits for it.
-		_, err := f.client.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String("pooled"), Payload: []byte(`{"sleepMs":8000}`)})
+		_, err := f.client.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String("pooled"), Payload: []byte(`{"sleepMs":5000}`)})
 		done <- err
 	}()
 	eventually(t, 15*time.Second, "the first invoke to hold its slot", func() bool { return f.running("pooled") == 1 })

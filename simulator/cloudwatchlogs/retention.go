@@ -154,12 +154,8 @@ func (s *store) purgeStream(group, stream string, floor evKey) (n int, err error
 		if n == 0 {
 			return nil
 		}
-		var sm streamMeta
-		var gm groupMeta
-		if err := getJSON(sb, &sm); err != nil {
-			return err
-		}
-		if err := getJSON(gb, &gm); err != nil {
+		sm, gm, err := loadMeta(gb, sb)
+		if err != nil {
 			return err
 		}
 		sm.StoredBytes -= freed

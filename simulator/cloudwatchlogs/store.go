@@ -268,12 +268,8 @@ func (s *store) deleteStream(group, stream string) error {
 		if err != nil {
 			return err
 		}
-		var sm streamMeta
-		var gm groupMeta
-		if err := getJSON(sb, &sm); err != nil {
-			return err
-		}
-		if err := getJSON(gb, &gm); err != nil {
+		sm, gm, err := loadMeta(gb, sb)
+		if err != nil {
 			return err
 		}
 		gm.StoredBytes -= sm.StoredBytes
@@ -327,12 +323,8 @@ func (s *store) appendEvents(group, stream string, events []inEvent, now int64, 
 		if err != nil {
 			return err
 		}
-		var sm streamMeta
-		var gm groupMeta
-		if err := getJSON(sb, &sm); err != nil {
-			return err
-		}
-		if err := getJSON(gb, &gm); err != nil {
+		sm, gm, err := loadMeta(gb, sb)
+		if err != nil {
 			return err
 		}
 		eb := sb.Bucket(bEvents)
@@ -561,4 +553,15 @@ func (s *store) filter(q filterQuery) (out []filteredEvent, resume *filterPos, e
 		return nil
 	})
 	return out, resume, err
+}
+
+// loadMeta reads the metadata of a stream and of its group.
+func loadMeta(gb, sb *bolt.Bucket) (streamMeta, groupMeta, error) {
+	var sm streamMeta
+	var gm groupMeta
+	if err := getJSON(sb, &sm); err != nil {
+		return sm, gm, err
+	}
+	err := getJSON(gb, &gm)
+	return sm, gm, err
 }

@@ -320,6 +320,3 @@ func openStreamOn(sess *yamux.Session, h protocol.StreamHeader) (*yamux.Stream, 
 	}
 	return st, nil
 }
-
-// errNotRunning answers a start of a running container: 304.
-var errNotRunning = fmt.Errorf("already running")

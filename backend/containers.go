@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -220,6 +221,9 @@ func (c *Container) user() string {
 	return c.Image.Config.Config.User
 }
 
+// errAlreadyRunning answers a start of a running container: 304.
+var errAlreadyRunning = errors.New("already running")
+
 // handleContainerStart serves POST /containers/{id}/start: one asynchronous
 // invocation of the function.
 func (b *Backend) handleContainerStart(c *gin.Context) {
@@ -229,7 +233,7 @@ func (b *Backend) handleContainerStart(c *gin.Context) {
 		return
 	}
 	if err := b.start(c.Request.Context(), ctr); err != nil {
-		if err == errNotRunning { // already running
+		if err == errAlreadyRunning {
 			c.Status(http.StatusNotModified)
 			return
 		}
@@ -242,7 +246,7 @@ func (b *Backend) handleContainerStart(c *gin.Context) {
 func (b *Backend) start(ctx context.Context, ctr *Container) error {
 	snap := b.store.Snap(ctr)
 	if snap.Status == stateRunning {
-		return errNotRunning
+		return errAlreadyRunning
 	}
 	if snap.Status == stateRemoving {
 		return conflict("container is marked for removal and cannot be started")

@@ -279,8 +279,8 @@ func (b *Backend) handleNetworkPrune(c *gin.Context) {
 	writeJSON(c, http.StatusOK, network.PruneReport{NetworksDeleted: deleted})
 }
 
-// checkCreateNetworks finds a new container on the networks its create
-// request names. An unknown network fails the create, as Docker does.
+// checkCreateNetworks finds the networks a create request names (by network
+// mode or endpoint); an unknown one fails the create, as Docker does.
 func (b *Backend) checkCreateNetworks(req *network.NetworkingConfig, mode string) ([]*network.Inspect, error) {
 	var out []*network.Inspect
 	names := map[string]bool{}

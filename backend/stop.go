@@ -88,7 +88,7 @@ func (b *Backend) handleContainerRestart(c *gin.Context) {
 			return
 		}
 	}
-	if err := b.start(c.Request.Context(), ctr); err != nil && err != errNotRunning {
+	if err := b.start(c.Request.Context(), ctr); err != nil && err != errAlreadyRunning {
 		writeError(c, err)
 		return
 	}

@@ -32,16 +32,13 @@ func (b *Backend) unsupportedRoutes(r gin.IRoutes) {
 // handleSystemDF serves GET /system/df from the backend's cache.
 func (b *Backend) handleSystemDF(c *gin.Context) {
 	var du types.DiskUsage
-	du.Images = nil
 	for _, img := range b.store.Images() {
 		du.LayersSize += img.Size
 	}
-	du.Containers = nil
 	for _, ctr := range b.store.List() {
 		s := summary(ctr, b.store.Snap(ctr))
 		du.Containers = append(du.Containers, &s)
 	}
-	du.Volumes = nil
 	du.BuildCache = []*build.CacheRecord{}
 	writeJSON(c, http.StatusOK, du)
 }

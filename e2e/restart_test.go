@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -16,6 +17,9 @@ var _ = Describe("a backend restarted from nothing", Serial, func() {
 		running, exited, created := "rs-run-"+suffix, "rs-exit-"+suffix, "rs-new-"+suffix
 
 		r := docker("run", "-d", "--name", running, "busybox", "sh", "-c", "echo one; sleep 4; echo two; exit 5")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		keep := "rs-keep-" + suffix
+		r = docker("run", "-d", "--name", keep, "busybox", "tail", "-f", "/dev/null")
 		Expect(r.Code).To(Equal(0), r.Stderr)
 		r = docker("run", "-d", "--name", exited, "busybox", "sh", "-c", "echo done; echo oops >&2; exit 2")
 		Expect(r.Code).To(Equal(0), r.Stderr)
@@ -32,6 +36,7 @@ var _ = Describe("a backend restarted from nothing", Serial, func() {
 		r = docker("ps", "-a", "--filter", "name=rs-.*-"+suffix, "--format", "{{.Names}} {{.State}}")
 		Expect(r.Code).To(Equal(0), r.Stderr)
 		Expect(strings.Fields(r.Stdout)).To(ConsistOf(
+			keep, "running",
 			running, Or(Equal("running"), Equal("exited")),
 			exited, "exited",
 			created, "created",
@@ -58,6 +63,12 @@ var _ = Describe("a backend restarted from nothing", Serial, func() {
 		r = docker("logs", exited)
 		Expect(r.Stdout).To(Equal("done\n"))
 		Expect(r.Stderr).To(Equal("oops\n"))
+
+		// A running container's agent redials the restarted backend (same
+		// callback secret): exec works on it again.
+		Eventually(func() string { return docker("exec", keep, "echo", "alive").Stdout }).
+			WithTimeout(60 * time.Second).WithPolling(time.Second).Should(Equal("alive\n"))
+		Expect(docker("rm", "-f", keep).Code).To(Equal(0))
 
 		for _, name := range []string{running, exited, created} {
 			Expect(docker("rm", name).Code).To(Equal(0))

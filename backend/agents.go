@@ -291,7 +291,9 @@ func (b *Backend) finishRun(r *run, code int, errMsg string) {
 			go func() {
 				if err := b.removeContainer(context.Background(), c); err != nil {
 					slog.Error("auto-remove failed", "container", c.ID[:12], "err", err)
+					return
 				}
+				b.removeAnonymousVolumes(c)
 			}()
 		}
 	})

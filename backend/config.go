@@ -34,6 +34,7 @@ type Config struct {
 	DockerHost     string   // SOCKERLESS_DOCKER_HOST: tcp://host:port or unix:///path
 	ECRRepository  string   // SOCKERLESS_ECR_REPOSITORY: where derived images are pushed
 	ECRPullThrough string   // SOCKERLESS_ECR_PULL_THROUGH_PREFIX: the Docker Hub pull-through cache rule
+	EFSAccessPoint string   // SOCKERLESS_EFS_ACCESS_POINT_ARN: where named volumes live; none means no volumes
 
 	// TLS on the Docker API, as dockerd: --tlsverify, --tlscacert, --tlscert, --tlskey.
 	TLSVerify   bool   // SOCKERLESS_TLS_VERIFY: require client certificates signed by TLSCACert
@@ -95,6 +96,7 @@ var (
 	regionRE   = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-\d$`)
 	subnetRE   = regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`)
 	sgRE       = regexp.MustCompile(`^sg-[0-9a-f]{8,17}$`)
+	accessPtRE = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:elasticfilesystem:[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d:\d{12}:access-point/fsap-[a-f0-9]{8,40}$`)
 	logGroupRE = regexp.MustCompile(`^[\.\-_/#A-Za-z0-9]{1,512}$`)
 	repoRE     = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$`)
 )
@@ -115,6 +117,7 @@ func configFromEnv() (Config, error) {
 		DockerHost:     getenv("SOCKERLESS_DOCKER_HOST", "tcp://127.0.0.1:3375"),
 		ECRRepository:  getenv("SOCKERLESS_ECR_REPOSITORY", "sockerless"),
 		ECRPullThrough: getenv("SOCKERLESS_ECR_PULL_THROUGH_PREFIX", "docker-hub"),
+		EFSAccessPoint: os.Getenv("SOCKERLESS_EFS_ACCESS_POINT_ARN"),
 	}
 	var err error
 	if c.MemorySize, err = intEnv("SOCKERLESS_LAMBDA_MEMORY_SIZE", 1024, 128, 10240, "MB"); err != nil {
@@ -173,6 +176,16 @@ func (c *Config) validate() error {
 	}
 	if len(c.SecurityGroups) > 0 && len(c.Subnets) == 0 {
 		return fmt.Errorf("SOCKERLESS_LAMBDA_SECURITY_GROUPS: set, but SOCKERLESS_LAMBDA_SUBNETS is empty: VPC mode needs both")
+	}
+	if c.EFSAccessPoint != "" {
+		if !accessPtRE.MatchString(c.EFSAccessPoint) {
+			return fmt.Errorf("SOCKERLESS_EFS_ACCESS_POINT_ARN: %q is not an EFS access point ARN such as arn:aws:elasticfilesystem:us-east-1:123456789012:access-point/fsap-0123456789abcdef0", c.EFSAccessPoint)
+		}
+		// Lambda mounts EFS only into functions in a VPC; the simulator (a
+		// custom endpoint) has no VPCs and does not ask for one.
+		if len(c.Subnets) == 0 && c.EndpointURL == "" {
+			return fmt.Errorf("SOCKERLESS_EFS_ACCESS_POINT_ARN: set, but SOCKERLESS_LAMBDA_SUBNETS is empty: Lambda mounts EFS only into functions in a VPC with a mount target in reach")
+		}
 	}
 	if c.CallbackURL == "" {
 		return fmt.Errorf("SOCKERLESS_CALLBACK_URL: required: the ws:// or wss:// URL at which functions reach this backend")

@@ -38,6 +38,8 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{"bad region", "AWS_REGION", "mars", "AWS_REGION"},
 		{"bad endpoint", "SOCKERLESS_ENDPOINT_URL", "localhost:4566", "SOCKERLESS_ENDPOINT_URL"},
 		{"bad architecture", "SOCKERLESS_LAMBDA_ARCHITECTURE", "riscv", "SOCKERLESS_LAMBDA_ARCHITECTURE"},
+		{"bad access point", "SOCKERLESS_EFS_ACCESS_POINT_ARN", "fsap-0123", "SOCKERLESS_EFS_ACCESS_POINT_ARN: \"fsap-0123\" is not an EFS access point ARN"},
+		{"access point without a VPC on AWS", "SOCKERLESS_EFS_ACCESS_POINT_ARN", "arn:aws:elasticfilesystem:us-east-1:123456789012:access-point/fsap-0123456789abcdef0", "SOCKERLESS_LAMBDA_SUBNETS is empty: Lambda mounts EFS only into functions in a VPC"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -84,6 +84,12 @@ func (b *Backend) handleContainerCreate(c *gin.Context) {
 		Image: img, LogGroup: b.cfg.LogGroup,
 	}
 	ctr.FunctionName = functionName(ctr.ID)
+	mounts, mountWarnings, err := b.resolveMounts(req.Config, req.HostConfig, img)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	ctr.Mounts, warnings = mounts, append(warnings, mountWarnings...)
 	ctr.Path, ctr.Args = processArgs(req.Config, img)
 	if ctr.Path == "" {
 		writeError(c, badRequest("no command specified"))
@@ -103,7 +109,7 @@ func (b *Backend) handleContainerCreate(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	uri, err := b.deriver.Derive(ctx, img)
+	uri, err := b.deriver.Derive(ctx, img, imageLinks(ctr.Mounts))
 	if err == nil {
 		err = b.createFunction(ctx, ctr, uri, name)
 	}
@@ -114,6 +120,7 @@ func (b *Backend) handleContainerCreate(c *gin.Context) {
 	}
 	if err != nil {
 		b.store.Remove(ctr)
+		b.removeAnonymousVolumes(ctr)
 		slog.Error("container create failed", "err", err)
 		writeError(c, err)
 		return
@@ -141,9 +148,6 @@ func checkHostConfig(hc *container.HostConfig, cfg *container.Config) ([]string,
 	}
 	if len(hc.PortBindings) > 0 || hc.PublishAllPorts {
 		warnings = append(warnings, "Published ports are ignored: Lambda functions accept no inbound connections.")
-	}
-	if len(hc.Binds) > 0 || len(hc.Mounts) > 0 {
-		return nil, badRequest("volumes and bind mounts are not supported yet on Lambda")
 	}
 	if hc.RestartPolicy.Name != "" && hc.RestartPolicy.Name != container.RestartPolicyDisabled {
 		warnings = append(warnings, fmt.Sprintf("Restart policy %q is ignored: containers on Lambda are not restarted automatically.", hc.RestartPolicy.Name))
@@ -274,7 +278,11 @@ func (b *Backend) start(ctx context.Context, ctr *Container) error {
 			c.exitCode = 128
 		})
 		if ctr.HostConfig.AutoRemove {
-			go b.removeContainer(context.WithoutCancel(ctx), ctr)
+			go func() {
+				if b.removeContainer(context.WithoutCancel(ctx), ctr) == nil {
+					b.removeAnonymousVolumes(ctr)
+				}
+			}()
 		}
 		return err
 	}
@@ -309,6 +317,7 @@ func (b *Backend) invocationFor(c *Container, token string) protocol.Invocation 
 			OpenStdin:   c.Config.OpenStdin,
 			ConsoleSize: c.HostConfig.ConsoleSize,
 		},
+		Mounts: b.agentMounts(c),
 	}
 }
 
@@ -379,6 +388,9 @@ func (b *Backend) handleContainerDelete(c *gin.Context) {
 	if err := b.removeContainer(c.Request.Context(), ctr); err != nil {
 		writeError(c, err)
 		return
+	}
+	if boolQuery(c, "v") {
+		b.removeAnonymousVolumes(ctr)
 	}
 	c.Status(http.StatusNoContent)
 }

@@ -70,10 +70,32 @@ func agentLayer(bin []byte) (v1.Layer, error) {
 	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
 }
 
-// Derive returns the derived image for img, by digest, building and pushing it
-// only when ECR does not have it yet.
-func (d *deriver) Derive(ctx context.Context, img *Image) (string, error) {
-	key := sha256.Sum256([]byte(img.Digest + "\x00" + d.agent + "\x00" + d.reg.cfg.Architecture))
+// linksLayer is a layer with a symbolic link at each mount path. It replaces
+// whatever the image has there, as a mount hides it.
+func linksLayer(links map[string]string) (v1.Layer, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, p := range sortedKeys(links) {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: p[1:], Linkname: links[p], Mode: 0o777, ModTime: time.Unix(0, 0)}); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	data := buf.Bytes()
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+}
+
+// Derive returns the derived image for img with the mount links (path →
+// link, see mounts.go), by digest, building and pushing it only when ECR does
+// not have it yet.
+func (d *deriver) Derive(ctx context.Context, img *Image, links map[string]string) (string, error) {
+	keyText := img.Digest + "\x00" + d.agent + "\x00" + d.reg.cfg.Architecture
+	for _, p := range sortedKeys(links) {
+		keyText += "\x00" + p + "\x00" + links[p]
+	}
+	key := sha256.Sum256([]byte(keyText))
 	tag := "agent-" + hex.EncodeToString(key[:])[:40]
 
 	d.mu.Lock()
@@ -103,7 +125,15 @@ func (d *deriver) Derive(ctx context.Context, img *Image) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read base image %s from ECR: %w", img.ECRRef, err)
 	}
-	derived, err := mutate.AppendLayers(base, d.layer)
+	layers := []v1.Layer{d.layer}
+	if len(links) > 0 {
+		ml, err := linksLayer(links)
+		if err != nil {
+			return "", fmt.Errorf("mounts layer: %w", err)
+		}
+		layers = append(layers, ml)
+	}
+	derived, err := mutate.AppendLayers(base, layers...)
 	if err != nil {
 		return "", fmt.Errorf("add agent layer: %w", err)
 	}

@@ -56,6 +56,9 @@ func (b *Backend) createFunction(ctx context.Context, c *Container, imageURI str
 			tagName:        name,
 		},
 	}
+	if usesEFS(c.Mounts) {
+		in.FileSystemConfigs = []lambdatypes.FileSystemConfig{{Arn: aws.String(b.cfg.EFSAccessPoint), LocalMountPath: aws.String(efsMountPath)}}
+	}
 	if len(b.cfg.Subnets) > 0 {
 		in.VpcConfig = &lambdatypes.VpcConfig{SubnetIds: b.cfg.Subnets, SecurityGroupIds: b.cfg.SecurityGroups}
 	}

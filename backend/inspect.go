@@ -43,7 +43,7 @@ func (b *Backend) handleContainerInspect(c *gin.Context) {
 			Driver: "lambda", Platform: "linux", HostConfig: ctr.HostConfig,
 			LogPath: "cloudwatch:" + ctr.LogGroup,
 		},
-		Mounts:          []container.MountPoint{},
+		Mounts:          b.mountPoints(ctr),
 		Config:          &cfg,
 		NetworkSettings: &container.NetworkSettings{Networks: snap.Networks},
 	}

@@ -73,6 +73,7 @@ type createRecord struct {
 	FunctionName     string                    `json:"functionName"`
 	FunctionARN      string                    `json:"functionArn"`
 	LogGroup         string                    `json:"logGroup"`
+	Mounts           []mountSpec               `json:"mounts,omitempty"`
 }
 
 type journal struct {
@@ -92,7 +93,7 @@ func (j *journal) create(ctx context.Context, c *Container, name string) error {
 	return j.put(ctx, journalStream(c.ID), c.Created, journalEntry{Kind: entryCreate, Time: c.Created, Create: &createRecord{
 		ID: c.ID, Name: name, Created: c.Created, Config: c.Config, HostConfig: c.HostConfig,
 		NetworkingConfig: c.NetworkingConfig, Image: c.Image, FunctionName: c.FunctionName,
-		FunctionARN: c.FunctionARN, LogGroup: c.LogGroup,
+		FunctionARN: c.FunctionARN, LogGroup: c.LogGroup, Mounts: c.Mounts,
 	}})
 }
 

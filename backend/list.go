@@ -57,6 +57,7 @@ func (b *Backend) handleContainerList(c *gin.Context) {
 			continue
 		}
 		s := summary(ctr, snap)
+		s.Mounts = b.mountPoints(ctr)
 		if size {
 			// A function's only writable storage is its /tmp, which
 			// Lambda discards with the environment.
@@ -142,8 +143,17 @@ func (m *containerMatcher) match(ctr *Container, snap Snapshot) bool {
 	if args.Contains("health") && !args.ExactMatch("health", "none") {
 		return false // no health checks on Lambda: every container's health is "none"
 	}
-	if args.Contains("publish") || args.Contains("expose") || args.Contains("volume") {
-		return false // no container publishes ports or mounts volumes on Lambda
+	if args.Contains("volume") {
+		found := false
+		for _, mt := range ctr.Mounts {
+			found = found || args.ExactMatch("volume", mt.Path) || (mt.Name != "" && args.ExactMatch("volume", mt.Name))
+		}
+		if !found {
+			return false
+		}
+	}
+	if args.Contains("publish") || args.Contains("expose") {
+		return false // no container publishes ports on Lambda
 	}
 	return true
 }
@@ -153,7 +163,7 @@ func summary(ctr *Container, snap Snapshot) container.Summary {
 		ID: ctr.ID, Names: []string{snap.Name}, Image: ctr.Config.Image, ImageID: ctr.Image.ID,
 		Command: strings.Join(append([]string{ctr.Path}, ctr.Args...), " "),
 		Created: ctr.Created.Unix(), Ports: []container.Port{}, Labels: ctr.Config.Labels,
-		State: snap.dockerState(), Status: statusText(snap), Mounts: []container.MountPoint{},
+		State: snap.dockerState(), Status: statusText(snap), 
 	}
 	s.HostConfig.NetworkMode = string(ctr.HostConfig.NetworkMode)
 	s.NetworkSettings = &container.NetworkSettingsSummary{Networks: snap.Networks}

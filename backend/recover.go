@@ -24,6 +24,9 @@ func (b *Backend) recover(ctx context.Context) error {
 	if err := b.recoverNetworks(ctx); err != nil {
 		return err
 	}
+	if err := b.recoverVolumes(ctx); err != nil {
+		return err
+	}
 	ids, err := b.journal.list(ctx)
 	if err != nil {
 		return err
@@ -111,7 +114,7 @@ func replay(entries []journalEntry) (*Container, journalEntry) {
 			c = &Container{
 				ID: cr.ID, Created: cr.Created, Config: cr.Config, HostConfig: cr.HostConfig,
 				NetworkingConfig: cr.NetworkingConfig, Image: cr.Image, FunctionName: cr.FunctionName,
-				FunctionARN: cr.FunctionARN, LogGroup: cr.LogGroup, name: cr.Name, status: stateCreated,
+				FunctionARN: cr.FunctionARN, LogGroup: cr.LogGroup, Mounts: cr.Mounts, name: cr.Name, status: stateCreated,
 			}
 			c.Path, c.Args = processArgs(c.Config, c.Image)
 			if c.Config.OpenStdin {

@@ -37,6 +37,7 @@ type Backend struct {
 	journal  *journal
 	events   eventBus
 	networks *networks
+	volumes  *volumes
 
 	api      *http.Server
 	apiLn    net.Listener
@@ -49,7 +50,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{cfg: cfg, aws: clients, store: NewStore(), networks: newNetworks(cfg.LogGroup)}
+	b := &Backend{cfg: cfg, aws: clients, store: NewStore(), networks: newNetworks(cfg.LogGroup), volumes: newVolumes()}
 	b.registry = &Registry{aws: clients, cfg: cfg}
 	if b.deriver, err = newDeriver(b.registry); err != nil {
 		return nil, err
@@ -194,7 +195,7 @@ func (b *Backend) handler() http.Handler {
 	r.POST("/volumes/create", b.handleVolumeCreate)
 	r.POST("/volumes/prune", b.handleVolumePrune)
 	r.GET("/volumes/:name", b.handleVolumeInspect)
-	r.DELETE("/volumes/:name", b.handleVolumeInspect)
+	r.DELETE("/volumes/:name", b.handleVolumeDelete)
 
 	r.GET("/images/*name", b.imageGET)
 	r.POST("/images/*name", b.imagePOST)

@@ -33,6 +33,7 @@ type Container struct {
 	Image            *Image // the image it was created from
 	Path             string // argv[0] and the rest, resolved from image and request
 	Args             []string
+	Mounts           []mountSpec // volumes and tmpfs, resolved at create
 
 	hub   hub        // live output to attached clients
 	stdin *stdinPipe // the attached client's stdin, when OpenStdin

@@ -75,7 +75,7 @@ var _ = Describe("docker volume", func() {
 	It("refuses a named volume with a clear error instead of an empty directory", func() {
 		r := docker("volume", "create", "e2e-vol")
 		Expect(r.Code).NotTo(Equal(0))
-		Expect(r.Stderr).To(ContainSubstring("need EFS"))
+		Expect(r.Stderr).To(ContainSubstring("EFS"))
 		r = docker("volume", "ls", "-q")
 		Expect(r.Code).To(Equal(0), r.Stderr)
 	})

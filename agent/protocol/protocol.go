@@ -63,6 +63,20 @@ type Invocation struct {
 	// HoldStart makes the agent wait for MsgStart before it starts the
 	// process: the backend has files to copy in first (docker cp before start).
 	HoldStart bool `json:"holdStart,omitempty"`
+	// Mounts are the container's volumes and tmpfs mounts, made before
+	// anything else runs.
+	Mounts []Mount `json:"mounts,omitempty"`
+}
+
+// Mount is one volume or tmpfs mount. The root file system of a function is
+// read-only and nothing can be mounted in it, so the derived image holds, at
+// Path, a symbolic link to Link, a path on writable storage (/tmp) that the
+// agent makes at each start: a link to Dir, the volume's directory on the
+// EFS mount, made if missing; or, with Dir empty, an empty directory (tmpfs).
+type Mount struct {
+	Path string `json:"path"`
+	Link string `json:"link"`
+	Dir  string `json:"dir,omitempty"`
 }
 
 // Process is what the agent runs: the container's main process or an exec.

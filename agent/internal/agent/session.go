@@ -119,6 +119,9 @@ func (r *run) execute(ctx context.Context) protocol.Response {
 	if !r.ev.Deadline.IsZero() {
 		hello.DeadlineMs = r.ev.Deadline.UnixMilli()
 	}
+	// Mounts first: files copied in before the start (HoldStart) may go to
+	// a volume.
+	mountErr := makeMounts(r.inv.Mounts)
 	r.link = newLink(r.inv, r.a.cfg.Dial, hello, r.diag)
 	r.link.onMsg = r.handleControl
 	r.link.onStream = r.handleStream
@@ -127,7 +130,9 @@ func (r *run) execute(ctx context.Context) protocol.Response {
 
 	main := r.procs[""]
 	var res result
-	if msg, ok := r.waitStart(); !ok {
+	if mountErr != nil {
+		res = r.failStart(main, &startError{Code: exitUnknown, Msg: mountErr.Error()})
+	} else if msg, ok := r.waitStart(); !ok {
 		res = r.failStart(main, &startError{Code: exitUnknown, Msg: msg})
 	} else {
 		res = r.runProc(ctx, main)

@@ -163,7 +163,7 @@ func summary(ctr *Container, snap Snapshot) container.Summary {
 		ID: ctr.ID, Names: []string{snap.Name}, Image: ctr.Config.Image, ImageID: ctr.Image.ID,
 		Command: strings.Join(append([]string{ctr.Path}, ctr.Args...), " "),
 		Created: ctr.Created.Unix(), Ports: []container.Port{}, Labels: ctr.Config.Labels,
-		State: snap.dockerState(), Status: statusText(snap), 
+		State: snap.dockerState(), Status: statusText(snap),
 	}
 	s.HostConfig.NetworkMode = string(ctr.HostConfig.NetworkMode)
 	s.NetworkSettings = &container.NetworkSettingsSummary{Networks: snap.Networks}

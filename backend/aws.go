@@ -9,7 +9,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/efs"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
@@ -21,6 +24,9 @@ type AWS struct {
 	Logs   *cloudwatchlogs.Client
 	ECR    *ecr.Client
 	STS    *sts.Client
+	EFS    *efs.Client // the volumes' access point, checked at start
+	IAM    *iam.Client // the role, checked at start on AWS
+	EC2    *ec2.Client // the subnets and security groups, checked at start on AWS
 }
 
 // NewAWS builds the clients from the standard credential chain (environment,
@@ -54,5 +60,8 @@ func NewAWS(ctx context.Context, cfg Config) (*AWS, error) {
 		Logs:   cloudwatchlogs.NewFromConfig(ac),
 		ECR:    ecr.NewFromConfig(ac),
 		STS:    sts.NewFromConfig(ac),
+		EFS:    efs.NewFromConfig(ac),
+		IAM:    iam.NewFromConfig(ac),
+		EC2:    ec2.NewFromConfig(ac),
 	}, nil
 }

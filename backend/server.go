@@ -51,6 +51,9 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		return nil, err
 	}
 	b := &Backend{cfg: cfg, aws: clients, store: NewStore(), networks: newNetworks(cfg.LogGroup), volumes: newVolumes()}
+	if err := b.validateAWS(ctx); err != nil {
+		return nil, err
+	}
 	b.registry = &Registry{aws: clients, cfg: cfg}
 	if b.deriver, err = newDeriver(b.registry); err != nil {
 		return nil, err

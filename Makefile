@@ -9,7 +9,7 @@ GOFLAGS_STATIC := CGO_ENABLED=0 GOOS=linux
 LDFLAGS := -s -w -X main.version=$(VERSION)
 GO_MODULES := agent backend simulator e2e
 
-.PHONY: help build agent run test sim-test-aws docker-test bench lint clean test-images
+.PHONY: help build agent run test sim-test-aws docker-test aws-test bench lint clean test-images
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -38,6 +38,8 @@ test: build test-images ## Unit, simulator integration and end-to-end tests, all
 	cd backend && $(GO) test -count=1 -timeout 20m ./...
 	@# One package, run in its directory, so that Ginkgo's count of the specs that ran is shown.
 	cd e2e && $(GO) test -count=1 -timeout 20m -ginkgo.no-color
+	@# Real AWS when configured; otherwise one line says why and every spec is reported skipped.
+	$(MAKE) --no-print-directory aws-test
 
 sim-test-aws: build test-images ## End-to-end suites against the simulator and backend as local processes
 	@# The suite starts bin/sockerless-simulator-aws and bin/sockerless-backend-lambda itself and stops them at the end.
@@ -46,6 +48,9 @@ sim-test-aws: build test-images ## End-to-end suites against the simulator and b
 docker-test: build test-images ## End-to-end suites with the simulator and backend as containers (FROM scratch) on the local engine
 	scripts/build-stack-images.sh
 	cd e2e && SOCKERLESS_E2E_STACK=docker $(GO) test -count=1 -timeout 20m -ginkgo.no-color
+
+aws-test: build ## End-to-end suites against real AWS (credentials and the variables of examples/terraform); skipped with one line without them
+	cd e2e && SOCKERLESS_E2E_STACK=aws $(GO) test -count=1 -timeout 60m -ginkgo.no-color
 
 bench: build test-images ## Benchmarks of every module; results go in docs/benchmarks.md
 	@for m in $(GO_MODULES); do (cd $$m && $(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...) || exit 1; done

@@ -75,6 +75,7 @@ var _ = Describe("images", func() {
 	})
 
 	It("pushes to ECR and pulls back", func() {
+		onSimulator("pushes to the simulator's registry address")
 		registry := strings.TrimPrefix(sut.AWSEndpoint, "http://")
 		ref := registry + "/e2e-pushed:" + randomSuffix()
 		Expect(docker("tag", "busybox", ref).Code).To(Equal(0))
@@ -94,6 +95,7 @@ var _ = Describe("images", func() {
 
 var _ = Describe("images through ECR", func() {
 	It("pulls another registry's image through its pull-through cache rule", func(ctx SpecContext) {
+		onSimulator("creates a pull-through cache rule whose upstream the simulator serves from the local engine")
 		prefix := "e2e-ghcr-" + randomSuffix()
 		_, err := ecrAPI.CreatePullThroughCacheRule(ctx, &ecr.CreatePullThroughCacheRuleInput{
 			EcrRepositoryPrefix: aws.String(prefix), UpstreamRegistryUrl: aws.String("ghcr.io"),

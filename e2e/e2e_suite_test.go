@@ -45,6 +45,10 @@ var _ = BeforeSuite(func() {
 	}
 	var err error
 	sut, err = startStack()
+	if skip := (awsSkip{}); errors.As(err, &skip) {
+		skipLine(err)
+		Skip(err.Error())
+	}
 	Expect(err).NotTo(HaveOccurred())
 	dockerCfg = GinkgoT().TempDir()
 

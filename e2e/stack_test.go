@@ -23,6 +23,7 @@ type stack struct {
 	procs        []*proc
 	backendEnv   []string // to start the backend again the same way
 	inContainers bool     // SOCKERLESS_E2E_STACK=docker: the stack runs as containers
+	onAWS        bool     // SOCKERLESS_E2E_STACK=aws: the backend runs against real AWS
 }
 
 func repoRoot() string {
@@ -49,6 +50,9 @@ func bridgeGateway() (string, error) {
 }
 
 func startStack() (*stack, error) {
+	if os.Getenv("SOCKERLESS_E2E_STACK") == "aws" {
+		return startAWSStack()
+	}
 	if h := os.Getenv("SOCKERLESS_E2E_DOCKER_HOST"); h != "" {
 		return &stack{DockerHost: h, AWSEndpoint: os.Getenv("SOCKERLESS_E2E_AWS_ENDPOINT"), Region: envOr("AWS_REGION", "us-east-1")}, nil
 	}

@@ -136,8 +136,8 @@ resource "aws_iam_role_policy" "execution" {
 # Left out on purpose: ecr:CreatePullThroughCacheRule. The backend calls it
 # only when the Docker Hub rule is missing, and on AWS that call fails
 # anyway without a Docker Hub credential; the rule is created in ecr.tf, so
-# the backend only finds it (DescribePullThroughCacheRules). The backend
-# builds an STS client but calls nothing on it.
+# the backend only finds it (DescribePullThroughCacheRules). The backend's
+# sts:GetCallerIdentity at start needs no permission.
 # ===========================================================================
 
 data "aws_iam_policy_document" "backend" {
@@ -195,9 +195,10 @@ data "aws_iam_policy_document" "backend" {
     }
   }
 
-  # Configuration check at start: the backend reads the execution role to
-  # say at once, rather than at the first docker create, when
-  # SOCKERLESS_LAMBDA_ROLE_ARN is wrong.
+  # Configuration check at start (backend/validate.go): the backend reads
+  # the execution role, to say at once rather than at the first docker
+  # create that SOCKERLESS_LAMBDA_ROLE_ARN does not exist or does not trust
+  # Lambda. Without this grant the check is skipped with a warning.
   statement {
     sid       = "ValidateExecutionRole"
     actions   = ["iam:GetRole"]
@@ -348,8 +349,9 @@ data "aws_iam_policy_document" "backend" {
   # VPC mode only. CreateFunction with a VpcConfig: Lambda checks the
   # subnets and security groups with the caller's permissions
   # (DescribeSecurityGroups, DescribeSubnets, DescribeVpcs); the backend's
-  # configuration check at start reads the same subnets and security groups.
-  # EC2 does not scope these Describe actions to resources.
+  # configuration check at start (backend/validate.go) reads the same
+  # subnets and security groups, to check they are in one VPC. EC2 does not
+  # scope these Describe actions to resources.
   dynamic "statement" {
     for_each = local.vpc_mode ? [1] : []
 
@@ -363,7 +365,7 @@ data "aws_iam_policy_document" "backend" {
   # Named volumes only (enable_efs). CreateFunction with FileSystemConfigs:
   # Lambda checks the file system's mount targets with the caller's
   # permissions (DescribeMountTargets); the backend's configuration check at
-  # start reads the access point (DescribeAccessPoints).
+  # start (backend/validate.go) reads the access point (DescribeAccessPoints).
   dynamic "statement" {
     for_each = var.enable_efs ? [1] : []
 

@@ -71,16 +71,6 @@ var _ = Describe("docker network", func() {
 	})
 })
 
-var _ = Describe("docker volume", func() {
-	It("refuses a named volume with a clear error instead of an empty directory", func() {
-		r := docker("volume", "create", "e2e-vol")
-		Expect(r.Code).NotTo(Equal(0))
-		Expect(r.Stderr).To(ContainSubstring("EFS"))
-		r = docker("volume", "ls", "-q")
-		Expect(r.Code).To(Equal(0), r.Stderr)
-	})
-})
-
 var _ = Describe("unknown endpoints", func() {
 	It("answer 404 with a JSON message", func() {
 		resp, err := http.Get("http://" + strings.TrimPrefix(sut.DockerHost, "tcp://") + "/v1.44/no/such/thing")

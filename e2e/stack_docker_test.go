@@ -33,7 +33,9 @@ func (s *stack) spawnContainer(image string, withSocket bool, env ...string) (*p
 	}
 	hc := &container.HostConfig{NetworkMode: "host", PidMode: "host", AutoRemove: false}
 	if withSocket {
-		hc.Binds = []string{"/var/run/docker.sock:/var/run/docker.sock"}
+		// The EFS directory at the same path: the engine mounts it into
+		// functions by the simulator's path for it.
+		hc.Binds = []string{"/var/run/docker.sock:/var/run/docker.sock", s.efsDir + ":" + s.efsDir}
 	}
 	created, err := cli.ContainerCreate(ctx, &container.Config{Image: image, Env: env, Labels: map[string]string{"sockerless-e2e": "stack"}}, hc, nil, nil, "")
 	if err != nil {

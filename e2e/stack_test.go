@@ -24,6 +24,7 @@ type stack struct {
 	backendEnv   []string // to start the backend again the same way
 	inContainers bool     // SOCKERLESS_E2E_STACK=docker: the stack runs as containers
 	onAWS        bool     // SOCKERLESS_E2E_STACK=aws: the backend runs against real AWS
+	efsDir       string   // the simulator's EFS file systems: a host path, shared with a simulator container
 }
 
 func repoRoot() string {
@@ -84,7 +85,10 @@ func startStack() (*stack, error) {
 		Region:      "us-east-1",
 	}
 	s.inContainers = os.Getenv("SOCKERLESS_E2E_STACK") == "docker"
-	simEnv := []string{"SIM_ADDR=127.0.0.1:" + simPort, "SIM_LAMBDA_IDLE_TIMEOUT=2m"}
+	if s.efsDir, err = os.MkdirTemp("", "sockerless-e2e-efs-"); err != nil {
+		return nil, err
+	}
+	simEnv := []string{"SIM_ADDR=127.0.0.1:" + simPort, "SIM_LAMBDA_IDLE_TIMEOUT=2m", "SIM_EFS_DIR=" + s.efsDir}
 	if s.inContainers {
 		_, err = s.spawnContainer(simulatorImage, true, simEnv...)
 	} else {
@@ -97,7 +101,13 @@ func startStack() (*stack, error) {
 		s.stop()
 		return nil, fmt.Errorf("simulator did not come up: %w\n%s", err, s.output())
 	}
+	accessPoint, err := createAccessPoint(s.AWSEndpoint, s.Region)
+	if err != nil {
+		s.stop()
+		return nil, err
+	}
 	s.backendEnv = []string{
+		"SOCKERLESS_EFS_ACCESS_POINT_ARN=" + accessPoint,
 		"AWS_REGION=us-east-1",
 		"SOCKERLESS_ENDPOINT_URL=" + s.AWSEndpoint,
 		"SOCKERLESS_LAMBDA_ROLE_ARN=arn:aws:iam::123456789012:role/sockerless-e2e",
@@ -206,6 +216,9 @@ func (s *stack) stop() {
 			p.signal("SIGKILL")
 			<-p.exited
 		}
+	}
+	if s.efsDir != "" {
+		_ = os.RemoveAll(s.efsDir)
 	}
 }
 

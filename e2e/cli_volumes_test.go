@@ -1,0 +1,88 @@
+package e2e
+
+import (
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+var _ = Describe("volumes on EFS", func() {
+	It("keeps a named volume's files from one container to the next", func() {
+		vol := "e2e-vol-" + randomSuffix()
+		r := docker("volume", "create", "--label", "suite=volumes", vol)
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(Equal(vol + "\n"))
+		Expect(docker("volume", "ls", "-q", "--filter", "label=suite=volumes").Stdout).To(ContainSubstring(vol + "\n"))
+		Expect(docker("volume", "inspect", "--format", "{{.Driver}} {{.Labels.suite}}", vol).Stdout).To(Equal("local volumes\n"))
+
+		r = docker("run", "--rm", "-v", vol+":/data", "busybox", "sh", "-c", "echo kept > /data/f && mkdir -p /data/d && echo deep > /data/d/g")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		r = docker("run", "--rm", "-v", vol+":/srv/files", "busybox", "sh", "-c", "cat /srv/files/f /srv/files/d/g")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(Equal("kept\ndeep\n"))
+
+		// In use by a container, even a stopped one: refused, as Docker does.
+		name := "e2e-voluser-" + randomSuffix()
+		r = docker("create", "--name", name, "--mount", "type=volume,source="+vol+",target=/data", "busybox", "true")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(docker("ps", "-a", "-q", "--filter", "volume="+vol).Stdout).To(HavePrefix(strings.TrimSpace(r.Stdout)[:12]))
+		Expect(docker("inspect", "--format", `{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}}{{end}}`, name).Stdout).
+			To(Equal("volume " + vol + " /data\n"))
+		r = docker("volume", "rm", vol)
+		Expect(r.Code).NotTo(Equal(0))
+		Expect(r.Stderr).To(ContainSubstring("volume is in use"))
+		Expect(docker("rm", name).Code).To(Equal(0))
+
+		Expect(docker("volume", "rm", vol).Code).To(Equal(0))
+		r = docker("volume", "inspect", vol)
+		Expect(r.Code).NotTo(Equal(0))
+		Expect(r.Stderr).To(ContainSubstring("no such volume"))
+
+		// A volume made again under the same name starts empty.
+		r = docker("run", "--rm", "-v", vol+":/data", "busybox", "ls", "-A", "/data")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(BeEmpty())
+		Expect(docker("volume", "rm", vol).Code).To(Equal(0))
+	})
+
+	It("gives -v /path an anonymous volume that --rm removes", func() {
+		before := docker("volume", "ls", "-q").Stdout
+		r := docker("run", "--rm", "-v", "/scratch", "busybox", "sh", "-c", "echo anon > /scratch/x && cat /scratch/x")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(Equal("anon\n"))
+		Eventually(func() string { return docker("volume", "ls", "-q").Stdout }).WithTimeout(20e9).Should(Equal(before))
+	})
+
+	It("makes a --tmpfs path writable and empty at each start", func() {
+		r := docker("run", "--rm", "--tmpfs", "/run/scratch", "busybox", "sh", "-c", "touch /run/scratch/a && ls /run/scratch")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(Equal("a\n"))
+	})
+
+	It("refuses bind mounts and bad volume names with Docker's kind of message", func() {
+		r := docker("run", "--rm", "-v", "/etc:/hostetc", "busybox", "true")
+		Expect(r.Code).To(Equal(125))
+		Expect(r.Stderr).To(ContainSubstring("bind mounts are not supported on Lambda"))
+		r = docker("volume", "create", "bad/name")
+		Expect(r.Code).NotTo(Equal(0))
+		Expect(r.Stderr).To(ContainSubstring("includes invalid characters for a local volume name"))
+	})
+
+	It("are a clear error on a backend without an access point, never an empty directory", func() {
+		sock := filepath.Join(GinkgoT().TempDir(), "docker.sock")
+		secondBackend([]string{"-H", "unix://" + sock}, "SOCKERLESS_EFS_ACCESS_POINT_ARN=")
+		at := []string{"-H", "unix://" + sock}
+		Eventually(func() result { return dockerAt(at, "info", "--format", "{{.OSType}}") }).
+			WithTimeout(30 * time.Second).Should(HaveField("Stdout", "linux\n"))
+		r := dockerAt(at, "volume", "create", "e2e-vol")
+		Expect(r.Code).NotTo(Equal(0))
+		Expect(r.Stderr).To(ContainSubstring("set SOCKERLESS_EFS_ACCESS_POINT_ARN"))
+		r = dockerAt(at, "run", "--rm", "-v", "e2e-vol:/data", "busybox", "true")
+		Expect(r.Code).To(Equal(125))
+		Expect(r.Stderr).To(ContainSubstring("named volumes are not available"))
+		Expect(dockerAt(at, "volume", "ls", "-q")).To(HaveField("Stdout", ""))
+	})
+})

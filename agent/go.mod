@@ -8,3 +8,5 @@ require (
 	github.com/hashicorp/yamux v0.1.2
 	golang.org/x/sys v0.48.0
 )
+
+require golang.org/x/crypto/x509roots/fallback v0.0.0-20261030153154-30a33513ff6d

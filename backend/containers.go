@@ -415,6 +415,12 @@ func (b *Backend) removeContainer(ctx context.Context, ctr *Container) error {
 	if r := b.store.Snap(ctr).Run; r != nil {
 		b.agents.revoke(r)
 	}
+	// Off its networks first: that is journaled, and the journal goes next.
+	for name := range b.store.Snap(ctr).Networks {
+		if nw, err := b.networks.lookup(name); err == nil {
+			b.disconnect(nw, ctr)
+		}
+	}
 	// As docker rm removes a container's log file: its output goes too.
 	for _, stream := range append(b.store.Snap(ctr).LogStreams, journalStream(ctr.ID)) {
 		if err := b.deleteLogStream(ctx, ctr.LogGroup, stream); err != nil {
@@ -422,11 +428,6 @@ func (b *Backend) removeContainer(ctx context.Context, ctr *Container) error {
 		}
 	}
 	b.journal.locks.Delete(journalStream(ctr.ID))
-	for name := range b.store.Snap(ctr).Networks {
-		if nw, err := b.networks.lookup(name); err == nil {
-			b.disconnect(nw, ctr)
-		}
-	}
 	b.containerEvent(ctr, events.ActionDestroy, nil)
 	b.store.Remove(ctr)
 	slog.Info("container removed", "container", ctr.ID[:12], "function", ctr.FunctionName)

@@ -135,6 +135,15 @@ var _ = Describe("the agent's channel through the docker CLI", Ordered, func() {
 })
 
 var _ = Describe("stdin and files around the main process", func() {
+	It("keeps the function role's credentials out of the container's reach", func() {
+		// Lambda puts the execution role's keys in the function's
+		// environment; the agent drops them before anything of the
+		// container runs, so no process's environ holds them.
+		r := docker("run", "--rm", "busybox", "sh", "-c", `cat /proc/[0-9]*/environ 2>/dev/null | tr '\0' '\n' | grep -E '^AWS_(SECRET_ACCESS_KEY|SESSION_TOKEN|ACCESS_KEY_ID)='; echo checked`)
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(Equal("checked\n"))
+	})
+
 	It("passes piped stdin to docker run -i, with EOF", func() {
 		r := dockerWithInput("line1\nline2\n", "run", "--rm", "-i", "busybox", "sh", "-c", "cat; echo end")
 		Expect(r.Code).To(Equal(0), r.Stderr)

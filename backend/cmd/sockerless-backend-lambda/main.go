@@ -10,6 +10,10 @@ import (
 	"os/signal"
 	"syscall"
 
+	// The backend's image is FROM scratch: with no system CA bundle, AWS
+	// endpoints are checked against Mozilla's roots.
+	_ "golang.org/x/crypto/x509roots/fallback"
+
 	"github.com/sockerless-lambda/sockerless/backend"
 )
 

@@ -115,8 +115,25 @@ func (b *Backend) handleNetworkInspect(c *gin.Context) {
 	}
 	b.networks.mu.Lock()
 	out := *nw
+	members := make(map[string]network.EndpointResource, len(nw.Containers))
+	for id, ep := range nw.Containers {
+		members[id] = ep
+	}
 	b.networks.mu.Unlock()
+	out.Containers = b.activeEndpoints(members)
 	writeJSON(c, http.StatusOK, out)
+}
+
+// activeEndpoints keeps the running (or paused) containers: as in Docker, a
+// stopped container has no endpoint, though it stays on the network.
+func (b *Backend) activeEndpoints(members map[string]network.EndpointResource) map[string]network.EndpointResource {
+	out := map[string]network.EndpointResource{}
+	for _, c := range b.store.List() {
+		if ep, ok := members[c.ID]; ok && b.store.Snap(c).Status == stateRunning {
+			out[c.ID] = ep
+		}
+	}
+	return out
 }
 
 func (b *Backend) handleNetworkCreate(c *gin.Context) {
@@ -173,11 +190,18 @@ func (b *Backend) handleNetworkDelete(c *gin.Context) {
 
 func (b *Backend) removeNetwork(nw *network.Inspect) error {
 	b.networks.mu.Lock()
+	members := make(map[string]network.EndpointResource, len(nw.Containers))
+	for id, ep := range nw.Containers {
+		members[id] = ep
+	}
+	b.networks.mu.Unlock()
+	active := b.activeEndpoints(members)
+	b.networks.mu.Lock()
 	defer b.networks.mu.Unlock()
 	if nw.Name == "bridge" {
 		return errorf(http.StatusForbidden, "bridge is a pre-defined network and cannot be removed")
 	}
-	if len(nw.Containers) > 0 {
+	if len(active) > 0 {
 		return errorf(http.StatusForbidden, "error while removing network: network %s id %s has active endpoints", nw.Name, nw.ID)
 	}
 	delete(b.networks.byID, nw.ID)

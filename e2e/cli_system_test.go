@@ -50,7 +50,7 @@ var _ = Describe("docker network", func() {
 		Expect(strings.Fields(r.Stdout)).To(ContainElements("bridge", name))
 
 		ctr := "e2e-on-net-" + randomSuffix()
-		r = docker("create", "--name", ctr, "--network", name, "--network-alias", "db", "busybox", "true")
+		r = docker("run", "-d", "--name", ctr, "--network", name, "--network-alias", "db", "busybox", "sleep", "60")
 		Expect(r.Code).To(Equal(0), r.Stderr)
 		Expect(r.Stderr).To(ContainSubstring("WARNING: Lambda functions accept no inbound connections: containers on this network cannot reach each other"))
 		r = docker("inspect", "--format", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{$v.Aliases}}{{end}}", ctr)
@@ -61,6 +61,10 @@ var _ = Describe("docker network", func() {
 		r = docker("network", "rm", name)
 		Expect(r.Code).NotTo(Equal(0), "a network with a container on it was removed")
 		Expect(r.Stderr).To(ContainSubstring("has active endpoints"))
+		// Stopped, it has no endpoint, as in Docker, though it stays on the network.
+		Expect(docker("stop", "-t", "0", ctr).Code).To(Equal(0))
+		Expect(docker("network", "inspect", "--format", "{{len .Containers}}", name).Stdout).To(Equal("0\n"))
+		Expect(docker("inspect", "--format", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}", ctr).Stdout).To(Equal(name + "\n"))
 		Expect(docker("rm", ctr).Code).To(Equal(0))
 		Expect(docker("network", "rm", name).Code).To(Equal(0))
 		Expect(docker("network", "inspect", name).Stderr).To(ContainSubstring("network " + name + " not found"))

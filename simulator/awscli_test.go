@@ -306,3 +306,54 @@ func buildScratchImage(t *testing.T, tag string) {
 	}
 	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", tag).Run() })
 }
+
+// TestAWSCLIEFS drives EFS with the AWS CLI: file systems and access points,
+// created, listed page by page, refused and deleted as AWS does.
+func TestAWSCLIEFS(t *testing.T) {
+	srv := startSimulator(t, "")
+	cli := newCLIRunner(t, srv.URL())
+
+	var fs struct{ FileSystemId, FileSystemArn, LifeCycleState, Name string }
+	cli.run(&fs, "efs", "create-file-system", "--creation-token", "cli-volumes", "--tags", "Key=Name,Value=cli")
+	if !strings.HasPrefix(fs.FileSystemId, "fs-") || len(fs.FileSystemId) != 20 || fs.Name != "cli" ||
+		fs.FileSystemArn != "arn:aws:elasticfilesystem:us-east-1:"+account+":file-system/"+fs.FileSystemId {
+		t.Fatalf("file system %+v", fs)
+	}
+	cli.fails("FileSystemAlreadyExists", fs.FileSystemId, "efs", "create-file-system", "--creation-token", "cli-volumes")
+	cli.run(nil, "efs", "create-file-system", "--creation-token", "cli-other")
+
+	// --page-size 1: the CLI follows NextMarker through both pages.
+	var listed struct {
+		FileSystems []struct{ FileSystemId, LifeCycleState string }
+	}
+	cli.run(&listed, "efs", "describe-file-systems", "--page-size", "1")
+	if len(listed.FileSystems) != 2 || listed.FileSystems[0].FileSystemId != fs.FileSystemId || listed.FileSystems[0].LifeCycleState != "available" {
+		t.Fatalf("describe-file-systems %+v", listed)
+	}
+
+	var ap struct {
+		AccessPointId, AccessPointArn string
+		PosixUser                     struct{ Uid, Gid int64 }
+		RootDirectory                 struct{ Path string }
+	}
+	cli.run(&ap, "efs", "create-access-point", "--file-system-id", fs.FileSystemId, "--posix-user", "Uid=1000,Gid=1000",
+		"--root-directory", "Path=/vols,CreationInfo={OwnerUid=1000,OwnerGid=1000,Permissions=755}")
+	if !strings.HasPrefix(ap.AccessPointId, "fsap-") || len(ap.AccessPointId) != 22 || ap.PosixUser.Uid != 1000 || ap.RootDirectory.Path != "/vols" ||
+		ap.AccessPointArn != "arn:aws:elasticfilesystem:us-east-1:"+account+":access-point/"+ap.AccessPointId {
+		t.Fatalf("access point %+v", ap)
+	}
+	var aps struct {
+		AccessPoints []struct{ AccessPointId, LifeCycleState string }
+	}
+	cli.run(&aps, "efs", "describe-access-points", "--file-system-id", fs.FileSystemId)
+	if len(aps.AccessPoints) != 1 || aps.AccessPoints[0].AccessPointId != ap.AccessPointId || aps.AccessPoints[0].LifeCycleState != "available" {
+		t.Fatalf("describe-access-points %+v", aps)
+	}
+	cli.fails("ValidationException", "at 'rootDirectory.path' failed to satisfy constraint",
+		"efs", "create-access-point", "--file-system-id", fs.FileSystemId, "--root-directory", "Path=//x")
+	cli.fails("FileSystemInUse", fs.FileSystemId, "efs", "delete-file-system", "--file-system-id", fs.FileSystemId)
+	cli.run(nil, "efs", "delete-access-point", "--access-point-id", ap.AccessPointId)
+	cli.fails("AccessPointNotFound", "Access point '"+ap.AccessPointId+"' does not exist.", "efs", "describe-access-points", "--access-point-id", ap.AccessPointId)
+	cli.run(nil, "efs", "delete-file-system", "--file-system-id", fs.FileSystemId)
+	cli.fails("FileSystemNotFound", "File system '"+fs.FileSystemId+"' does not exist.", "efs", "describe-file-systems", "--file-system-id", fs.FileSystemId)
+}

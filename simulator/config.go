@@ -1,5 +1,5 @@
 // Package simulator is a local AWS: Lambda, CloudWatch Logs, ECR (API and an
-// OCI registry) and STS, on one HTTP listener, speaking AWS's wire protocols so
+// OCI registry), EFS and STS, on one HTTP listener, speaking AWS's wire protocols so
 // that the unmodified aws-sdk-go-v2 and the AWS CLI work against it.
 package simulator
 
@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"time"
@@ -18,6 +19,10 @@ type Config struct {
 	Region    string // SIM_REGION (or AWS_REGION): default us-east-1
 	AccountID string // SIM_ACCOUNT_ID: the account in every ARN, default 123456789012
 	DataDir   string // SIM_DATA_DIR: keep state here across restarts; empty means a temporary directory removed at exit
+	// EFSDir holds the EFS file systems' contents (SIM_EFS_DIR), which the
+	// Docker engine bind-mounts into functions: an absolute path, the same on
+	// the engine's host. Empty: <data directory>/efs.
+	EFSDir string
 
 	// PendingDelay is how long a new function stays Pending (SIM_LAMBDA_PENDING_DELAY, default 200ms).
 	PendingDelay time.Duration
@@ -43,10 +48,14 @@ func ConfigFromEnv() (Config, error) {
 		Region:             getenv("SIM_REGION", getenv("AWS_REGION", "us-east-1")),
 		AccountID:          getenv("SIM_ACCOUNT_ID", "123456789012"),
 		DataDir:            os.Getenv("SIM_DATA_DIR"),
+		EFSDir:             os.Getenv("SIM_EFS_DIR"),
 		RuntimeAPIHost:     os.Getenv("SIM_LAMBDA_RUNTIME_API_HOST"),
 		AccountConcurrency: 1000,
 		PendingDelay:       200 * time.Millisecond,
 		IdleTimeout:        5 * time.Minute,
+	}
+	if c.EFSDir != "" && !filepath.IsAbs(c.EFSDir) {
+		return c, fmt.Errorf("SIM_EFS_DIR: %q is not an absolute path (the Docker engine bind-mounts it)", c.EFSDir)
 	}
 	if !accountRE.MatchString(c.AccountID) {
 		return c, fmt.Errorf("SIM_ACCOUNT_ID: %q is not a 12-digit AWS account id", c.AccountID)

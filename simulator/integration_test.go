@@ -23,6 +23,7 @@ import (
 	cwl "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	cwltypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	efssdk "github.com/aws/aws-sdk-go-v2/service/efs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -89,8 +90,9 @@ func TestSTSThroughTheSimulator(t *testing.T) {
 }
 
 // TestRestartKeepsState stops a simulator with a data directory and starts
-// another on it: logs, repositories, images, pull-through rules and the
-// registry password are all still there.
+// another on it: logs, repositories, images, pull-through rules, the
+// registry password, functions, file systems and access points are all
+// still there.
 func TestRestartKeepsState(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -132,11 +134,21 @@ func TestRestartKeepsState(t *testing.T) {
 	if err := remote.Write(ref, img, remote.WithAuth(auth)); err != nil {
 		t.Fatal(err)
 	}
+	files := efssdk.NewFromConfig(awsConfig(first.URL()))
+	fsys, err := files.CreateFileSystem(ctx, &efssdk.CreateFileSystemInput{CreationToken: aws.String("kept")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap, err := files.CreateAccessPoint(ctx, &efssdk.CreateAccessPointInput{FileSystemId: fsys.FileSystemId})
+	if err != nil {
+		t.Fatal(err)
+	}
 	fns := lambdasvc.NewFromConfig(awsConfig(first.URL()))
 	if _, err := fns.CreateFunction(ctx, &lambdasvc.CreateFunctionInput{
 		FunctionName: aws.String("kept"), Role: aws.String("arn:aws:iam::123456789012:role/r"),
 		PackageType: lambdatypes.PackageTypeImage, Code: &lambdatypes.FunctionCode{ImageUri: aws.String(first.Addr() + "/team/app:v1")},
 		MemorySize: aws.Int32(256), Tags: map[string]string{"kept": "yes"},
+		FileSystemConfigs: []lambdatypes.FileSystemConfig{{Arn: ap.AccessPointArn, LocalMountPath: aws.String("/mnt/kept")}},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -150,8 +162,17 @@ func TestRestartKeepsState(t *testing.T) {
 	fns = lambdasvc.NewFromConfig(awsConfig(second.URL()))
 
 	fn, err := fns.GetFunction(ctx, &lambdasvc.GetFunctionInput{FunctionName: aws.String("kept")})
-	if err != nil || aws.ToInt32(fn.Configuration.MemorySize) != 256 || fn.Tags["kept"] != "yes" {
+	if err != nil || aws.ToInt32(fn.Configuration.MemorySize) != 256 || fn.Tags["kept"] != "yes" ||
+		len(fn.Configuration.FileSystemConfigs) != 1 || aws.ToString(fn.Configuration.FileSystemConfigs[0].Arn) != aws.ToString(ap.AccessPointArn) {
 		t.Fatalf("function after restart: %v %+v", err, fn)
+	}
+	files = efssdk.NewFromConfig(awsConfig(second.URL()))
+	aps, err := files.DescribeAccessPoints(ctx, &efssdk.DescribeAccessPointsInput{FileSystemId: fsys.FileSystemId})
+	if err != nil || len(aps.AccessPoints) != 1 || aws.ToString(aps.AccessPoints[0].AccessPointId) != aws.ToString(ap.AccessPointId) {
+		t.Fatalf("access points after restart: %v %+v", err, aps)
+	}
+	if info, err := os.Stat(filepath.Join(dir, "efs", aws.ToString(fsys.FileSystemId))); err != nil || !info.IsDir() {
+		t.Fatalf("the file system's directory after restart: %v", err)
 	}
 	if _, err := fns.DeleteFunction(ctx, &lambdasvc.DeleteFunctionInput{FunctionName: aws.String("kept")}); err != nil {
 		t.Fatal(err)

@@ -7,16 +7,20 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/sockerless-lambda/sockerless/simulator/awsapi"
 	"github.com/sockerless-lambda/sockerless/simulator/cloudwatchlogs"
 	"github.com/sockerless-lambda/sockerless/simulator/ecr"
+	"github.com/sockerless-lambda/sockerless/simulator/efs"
 	"github.com/sockerless-lambda/sockerless/simulator/lambda"
 	"github.com/sockerless-lambda/sockerless/simulator/sts"
 )
 
-// Server is the running simulator: every service on one listener.
+// Server is the running simulator: every service on one listener. Lambda
+// and EFS speak rest-json on their API versions' paths (/2015-03-31/ and the
+// like, /2015-02-01/), the JSON 1.1 and query protocols share POST /.
 type Server struct {
 	cfg     Config
 	dataDir string
@@ -24,6 +28,7 @@ type Server struct {
 
 	Logs   *cloudwatchlogs.Service
 	ECR    *ecr.Service
+	EFS    *efs.Service
 	Lambda *lambda.Service
 	STS    *sts.Service
 
@@ -40,6 +45,10 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("create temporary data directory: %w", err)
 		}
 		s.dataDir, s.tempDir = dir, true
+	}
+	// The Docker engine bind-mounts EFS directories: they need absolute paths.
+	if abs, err := filepath.Abs(s.dataDir); err == nil {
+		s.dataDir = abs
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -59,17 +68,27 @@ func New(cfg Config) (*Server, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("ecr: %w", err)
 	}
+	efsDir := cfg.EFSDir
+	if efsDir == "" {
+		efsDir = filepath.Join(s.dataDir, "efs")
+	}
+	if s.EFS, err = efs.New(efs.Config{
+		Region: cfg.Region, AccountID: cfg.AccountID, DataDir: s.dataDir, Dir: efsDir, Ephemeral: s.tempDir,
+	}); err != nil {
+		return nil, fmt.Errorf("efs: %w", err)
+	}
 	s.STS = sts.New(cfg.AccountID)
 	if s.Lambda, err = lambda.New(lambda.Config{
 		Region: cfg.Region, AccountID: cfg.AccountID, DataDir: s.dataDir,
 		PendingDelay: cfg.PendingDelay, IdleTimeout: cfg.IdleTimeout,
 		AccountConcurrency: cfg.AccountConcurrency, RuntimeAPIHost: cfg.RuntimeAPIHost,
-	}, s.Logs, s.ECR); err != nil {
+	}, s.Logs, s.ECR, s.EFS); err != nil {
 		return nil, fmt.Errorf("lambda: %w", err)
 	}
 
 	mux := http.NewServeMux()
 	s.Lambda.Register(mux)
+	s.EFS.Register(mux)
 	mux.Handle("/v2/", s.ECR.Registry())
 	mux.HandleFunc("POST /{$}", s.dispatch)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -105,6 +124,9 @@ func (s *Server) Close(ctx context.Context) error {
 		err = cerr
 	}
 	if cerr := s.Logs.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := s.EFS.Close(); err == nil {
 		err = cerr
 	}
 	if s.tempDir {

@@ -1,6 +1,10 @@
 package lambda
 
-import "context"
+import (
+	"context"
+
+	"github.com/sockerless-lambda/sockerless/simulator/efs"
+)
 
 // LogEvent is one CloudWatch Logs event.
 type LogEvent struct {
@@ -29,4 +33,15 @@ type Images interface {
 	// EngineAuth is the base64url-encoded X-Registry-Auth the Docker engine
 	// sends to pull from the simulator's registry.
 	EngineAuth() string
+}
+
+// FileSystems is what Lambda needs of EFS: the access points that functions
+// mount through FileSystemConfigs. The efs package implements it.
+type FileSystems interface {
+	// AccessPointExists reports whether arn names an existing access point.
+	AccessPointExists(arn string) bool
+	// Mount readies the access point for an execution environment (its
+	// root directory is created on first use) and says what to bind-mount.
+	// It fails when the access point is gone.
+	Mount(arn string) (efs.Mount, error)
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/strslice"
 )
 
@@ -81,6 +82,10 @@ func (s *Service) startEnvironment(ctx context.Context, fn *function, conf funct
 	if err := s.docker.checkArchitecture(ctx, pullRef, conf); err != nil {
 		return nil, err
 	}
+	fsm, err := s.fsMounts(conf)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return nil, fmt.Errorf("listen for the Runtime API on %s: %w", host, err)
@@ -114,7 +119,7 @@ func (s *Service) startEnvironment(ctx context.Context, fn *function, conf funct
 	}
 	e.out = newLogSink(s.logs, e.group, e.stream)
 
-	cfg, hostCfg := e.containerConfig(pullRef, ln.Addr().String())
+	cfg, hostCfg := e.containerConfig(pullRef, ln.Addr().String(), fsm)
 	created, err := s.docker.client.ContainerCreate(ctx, cfg, hostCfg, nil, nil, e.name)
 	if err != nil {
 		e.out.close()
@@ -136,7 +141,15 @@ func (s *Service) startEnvironment(ctx context.Context, fn *function, conf funct
 	return e, nil
 }
 
-func (e *environment) containerConfig(pullRef, runtimeAPI string) (*container.Config, *container.HostConfig) {
+// envMounts is what an environment's file systems add to its container.
+type envMounts struct {
+	mounts []mount.Mount
+	user   string   // the identity the environment runs as
+	groups []string // supplementary groups
+	caps   []string // capabilities kept, all others dropped; nil keeps the engine's default
+}
+
+func (e *environment) containerConfig(pullRef, runtimeAPI string, fsm envMounts) (*container.Config, *container.HostConfig) {
 	c := e.conf
 	env := map[string]string{}
 	if c.Environment != nil {
@@ -174,7 +187,7 @@ func (e *environment) containerConfig(pullRef, runtimeAPI string) (*container.Co
 	cfg := &container.Config{
 		Image: pullRef,
 		Env:   list,
-		User:  sandboxUser,
+		User:  fsm.user,
 		Labels: map[string]string{
 			labelSimulator: "1",
 			labelFunction:  c.FunctionName,
@@ -199,6 +212,11 @@ func (e *environment) containerConfig(pullRef, runtimeAPI string) (*container.Co
 		Tmpfs:          map[string]string{"/tmp": fmt.Sprintf("rw,nosuid,nodev,size=%dm,mode=1777", c.EphemeralStorage.Size)},
 		LogConfig:      container.LogConfig{Type: "json-file"},
 		Resources:      container.Resources{Memory: mem, MemorySwap: mem},
+		Mounts:         fsm.mounts,
+		GroupAdd:       fsm.groups,
+	}
+	if fsm.caps != nil {
+		hostCfg.CapDrop, hostCfg.CapAdd = []string{"ALL"}, fsm.caps
 	}
 	return cfg, hostCfg
 }

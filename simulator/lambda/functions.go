@@ -118,7 +118,7 @@ type configInput struct {
 	TracingConfig     *tracingConfig
 	DeadLetterConfig  *deadLetterConfig
 	KMSKeyArn         *string
-	FileSystemConfigs []fileSystemConfig
+	FileSystemConfigs []fileSystemConfigInput
 	Layers            []string
 }
 
@@ -212,7 +212,10 @@ func (s *Service) validateCreate(in *createFunctionInput) (functionRef, error) {
 	case len(in.Code.ZipFile) > 0 || in.Code.S3Bucket != "":
 		return ref, errInvalidParameter("Please don't provide ZipFile or S3 code when creating a function with packageType Image.")
 	}
-	return ref, in.configInput.checkImageRules()
+	if err := in.configInput.checkImageRules(); err != nil {
+		return ref, err
+	}
+	return ref, s.checkFileSystems(in.FileSystemConfigs)
 }
 
 // check adds the model's constraint violations of the shared members.
@@ -248,6 +251,7 @@ func (in *configInput) check(v *violations) {
 			v.add(g, "loggingConfig.logGroup", `Member must satisfy regular expression pattern: [\.\-_/#A-Za-z0-9]+`)
 		}
 	}
+	checkFileSystemConfigs(v, in.FileSystemConfigs)
 	if in.VpcConfig != nil {
 		if len(in.VpcConfig.SubnetIds) > 16 {
 			v.add(in.VpcConfig.SubnetIds, "vpcConfig.subnetIds", "Member must have length less than or equal to 16")
@@ -460,7 +464,10 @@ func (in *configInput) apply(conf *functionConfiguration) {
 		conf.KMSKeyArn = *in.KMSKeyArn
 	}
 	if in.FileSystemConfigs != nil {
-		conf.FileSystemConfigs = in.FileSystemConfigs
+		conf.FileSystemConfigs = nil
+		for _, c := range in.FileSystemConfigs {
+			conf.FileSystemConfigs = append(conf.FileSystemConfigs, fileSystemConfig{Arn: *c.Arn, LocalMountPath: *c.LocalMountPath})
+		}
 	}
 }
 

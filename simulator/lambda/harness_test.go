@@ -204,7 +204,7 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 // with the one before, as CloudWatch outlives a simulator restart.
 func startFixture(t testing.TB, cfg Config, logs *memLogs) *fixture {
 	t.Helper()
-	svc, err := New(cfg, logs, testImages{})
+	svc, err := New(cfg, logs, testImages{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

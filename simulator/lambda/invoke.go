@@ -323,7 +323,10 @@ func (s *Service) acquire(fn *function) (*environment, error) {
 			return nil, errFunctionNotFound(conf.FunctionArn)
 		}
 		var fe *functionError
-		if errors.As(err, &fe) {
+		var apiErr *awsapi.RestJSONError
+		if errors.As(err, &fe) || errors.As(err, &apiErr) {
+			// A function error, or Invoke's own error (a file system that
+			// cannot be mounted): the caller gets it as Lambda gives it.
 			return nil, err
 		}
 		slog.Error("lambda: start execution environment", "function", conf.FunctionName, "err", err)

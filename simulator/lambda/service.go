@@ -43,6 +43,7 @@ type Service struct {
 	cfg      Config
 	logs     Logs
 	images   Images
+	fs       FileSystems // nil: no access point exists
 	docker   *dockerHost
 	instance string // labels this simulator's containers
 
@@ -57,8 +58,9 @@ type Service struct {
 }
 
 // New returns the service and removes the containers a previous simulator
-// left behind when it crashed.
-func New(cfg Config, logs Logs, images Images) (*Service, error) {
+// left behind when it crashed. fileSystems may be nil: then no
+// FileSystemConfigs can name an existing access point.
+func New(cfg Config, logs Logs, images Images, fileSystems FileSystems) (*Service, error) {
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
@@ -82,7 +84,7 @@ func New(cfg Config, logs Logs, images Images) (*Service, error) {
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
 	s := &Service{
-		cfg: cfg, logs: logs, images: images, docker: docker,
+		cfg: cfg, logs: logs, images: images, fs: fileSystems, docker: docker,
 		instance:  awsapi.RequestID(),
 		functions: map[string]*function{},
 		slotFreed: make(chan struct{}),

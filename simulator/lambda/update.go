@@ -170,6 +170,10 @@ func (s *Service) updateFunctionConfiguration(w http.ResponseWriter, r *http.Req
 		fail(w, err)
 		return
 	}
+	if err := s.checkFileSystems(in.FileSystemConfigs); err != nil {
+		fail(w, err)
+		return
+	}
 	conf, err := s.beginUpdate(fn, in.RevisionId, func(fn *function) {
 		group := fn.conf.LoggingConfig.LogGroup
 		in.configInput.apply(&fn.conf)

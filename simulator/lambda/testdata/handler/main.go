@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -20,6 +22,52 @@ type event struct {
 	Error   string `json:"error"`   // or post this error message to /error
 	Big     int    `json:"big"`     // or answer with this many bytes
 	Noop    bool   `json:"noop"`    // or answer {} at once: the no-op handler of the benchmarks
+	Fs      *fsOp  `json:"fs"`      // file operations, whose outcome is in the answer's "fs"
+}
+
+// fsOp writes Data to Write (making its directory first), then reads Read
+// and stats it.
+type fsOp struct {
+	Write string `json:"write"`
+	Data  string `json:"data"`
+	Read  string `json:"read"`
+}
+
+type fsResult struct {
+	WriteErr string `json:"writeErr,omitempty"`
+	Data     string `json:"data"`
+	ReadErr  string `json:"readErr,omitempty"`
+	UID      int    `json:"uid"` // the owner of Read
+	GID      int    `json:"gid"`
+	DirUID   int    `json:"dirUid"` // the owner of Read's directory
+	DirGID   int    `json:"dirGid"`
+}
+
+func (op *fsOp) run() fsResult {
+	var r fsResult
+	if op.Write != "" {
+		if err := os.MkdirAll(filepath.Dir(op.Write), 0o755); err != nil {
+			r.WriteErr = err.Error()
+		} else if err := os.WriteFile(op.Write, []byte(op.Data), 0o644); err != nil {
+			r.WriteErr = err.Error()
+		}
+	}
+	if op.Read != "" {
+		b, err := os.ReadFile(op.Read)
+		if err != nil {
+			r.ReadErr = err.Error()
+		}
+		r.Data = string(b)
+		if fi, err := os.Stat(op.Read); err == nil {
+			st := fi.Sys().(*syscall.Stat_t)
+			r.UID, r.GID = int(st.Uid), int(st.Gid)
+		}
+		if fi, err := os.Stat(filepath.Dir(op.Read)); err == nil {
+			st := fi.Sys().(*syscall.Stat_t)
+			r.DirUID, r.DirGID = int(st.Uid), int(st.Gid)
+		}
+	}
+	return r
 }
 
 func main() {
@@ -68,6 +116,11 @@ func main() {
 			post(api+"/invocation/"+id+"/response", `"`+string(bytes.Repeat([]byte("x"), ev.Big))+`"`)
 			continue
 		}
+		var fsOut *fsResult
+		if ev.Fs != nil {
+			r := ev.Fs.run()
+			fsOut = &r
+		}
 		wd, _ := os.Getwd()
 		_, tmpErr := os.Create("/tmp/probe")
 		_, rootErr := os.Create("/probe")
@@ -85,9 +138,16 @@ func main() {
 			"deadline":     resp.Header.Get("Lambda-Runtime-Deadline-Ms"),
 			"arn":          resp.Header.Get("Lambda-Runtime-Invoked-Function-Arn"),
 			"trace":        resp.Header.Get("Lambda-Runtime-Trace-Id"),
+			"groups":       groups(),
+			"fs":           fsOut,
 		})
 		post(api+"/invocation/"+id+"/response", string(out))
 	}
+}
+
+func groups() []int {
+	g, _ := os.Getgroups()
+	return g
 }
 
 func post(url, body string) {

@@ -1,4 +1,4 @@
-// Command sockerless-simulator-aws runs a local AWS (Lambda, CloudWatch Logs,
+// Command sockerless-simulator-aws runs a local AWS (Lambda, CloudWatch Logs, EFS,
 // ECR and STS) that executes Lambda functions on the local Docker engine.
 package main
 

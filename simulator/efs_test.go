@@ -240,3 +240,16 @@ func TestLambdaEFS(t *testing.T) {
 		}
 	}
 }
+
+// TestEFSDirConfig: SIM_EFS_DIR must be absolute, as the Docker engine
+// bind-mounts it.
+func TestEFSDirConfig(t *testing.T) {
+	t.Setenv("SIM_EFS_DIR", "relative/efs")
+	if _, err := simulator.ConfigFromEnv(); err == nil || !strings.Contains(err.Error(), "SIM_EFS_DIR") {
+		t.Fatalf("a relative SIM_EFS_DIR: %v", err)
+	}
+	t.Setenv("SIM_EFS_DIR", "/srv/efs")
+	if c, err := simulator.ConfigFromEnv(); err != nil || c.EFSDir != "/srv/efs" {
+		t.Fatalf("an absolute SIM_EFS_DIR: %v %+v", err, c)
+	}
+}

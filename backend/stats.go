@@ -19,10 +19,11 @@ const statsPreSample = 500 * time.Millisecond
 
 // handleContainerStats serves GET /containers/{id}/stats from the sandbox's
 // own accounting, sampled by the agent (cgroup files where readable, /proc
-// otherwise). stream=true (the default) sends one object a second until the
-// container stops or the client leaves; stream=false sends one, with precpu
-// from a sample taken statsPreSample earlier, or none with one-shot=true. A
-// container that is not running gets one all-zero object, as from Docker.
+// otherwise). stream=true (the default) sends one object a second, all-zero
+// while the container is not running, until the client leaves or the
+// container is removed; stream=false sends one, with precpu from a sample
+// taken statsPreSample earlier, or none with one-shot=true, all-zero for a
+// container that is not running, as from Docker.
 func (b *Backend) handleContainerStats(c *gin.Context) {
 	ctr, err := b.store.Lookup(c.Param("id"))
 	if err != nil {
@@ -37,12 +38,7 @@ func (b *Backend) handleContainerStats(c *gin.Context) {
 	}
 	snap := b.store.Snap(ctr)
 	zero := container.StatsResponse{Name: snap.Name, ID: ctr.ID}
-	r, err := b.runningRun(ctr)
-	if err != nil {
-		writeJSON(c, http.StatusOK, zero)
-		return
-	}
-	sample := func() (*protocol.Stats, error) {
+	sample := func(r *run) (*protocol.Stats, error) {
 		reply, err := r.request(protocol.Message{Type: protocol.MsgStats}, agentTimeout)
 		if err != nil {
 			return nil, err
@@ -54,9 +50,14 @@ func (b *Backend) handleContainerStats(c *gin.Context) {
 	}
 
 	if !stream {
+		r, err := b.runningRun(ctr)
+		if err != nil {
+			writeJSON(c, http.StatusOK, zero)
+			return
+		}
 		var pre *protocol.Stats
 		if !oneShot {
-			if pre, err = sample(); err != nil {
+			if pre, err = sample(r); err != nil {
 				writeJSON(c, http.StatusOK, zero)
 				return
 			}
@@ -66,7 +67,7 @@ func (b *Backend) handleContainerStats(c *gin.Context) {
 				return
 			}
 		}
-		cur, err := sample()
+		cur, err := sample(r)
 		if err != nil {
 			writeJSON(c, http.StatusOK, zero)
 			return
@@ -75,6 +76,9 @@ func (b *Backend) handleContainerStats(c *gin.Context) {
 		return
 	}
 
+	// As dockerd's collector: a sample a second while the container runs,
+	// an all-zero object a second while it does not, until the client
+	// leaves or the container is removed.
 	c.Header("Content-Type", "application/json")
 	c.Status(http.StatusOK)
 	c.Writer.Flush()
@@ -82,20 +86,24 @@ func (b *Backend) handleContainerStats(c *gin.Context) {
 	defer tick.Stop()
 	var pre *protocol.Stats
 	for {
-		cur, err := sample()
-		if err != nil {
-			return // the container stopped: the stream ends
+		out := zero
+		var cur *protocol.Stats
+		if r, err := b.runningRun(ctr); err == nil {
+			if cur, err = sample(r); err == nil {
+				out = statsResponse(zero, cur, pre)
+			}
 		}
-		if writeJSONLine(c.Writer, statsResponse(zero, cur, pre)) != nil {
+		pre = cur
+		if writeJSONLine(c.Writer, out) != nil {
 			return
 		}
 		c.Writer.Flush()
-		pre = cur
 		select {
 		case <-tick.C:
-		case <-r.done:
-			return
 		case <-c.Request.Context().Done():
+			return
+		}
+		if b.store.Snap(ctr).Removed {
 			return
 		}
 	}

@@ -67,7 +67,7 @@ var _ = Describe("docker stats", Ordered, func() {
 		Expect(second.PidsStats.Current).To(Equal(uint64(1)))
 	}, SpecTimeout(time.Minute))
 
-	It("answers one all-zero object for a container that is not running", func(ctx SpecContext) {
+	It("answers all-zero objects for a container that is not running: one, or a stream until it is removed", func(ctx SpecContext) {
 		exited := "e2e-stats-exited-" + randomSuffix()
 		r := docker("run", "--name", exited, "busybox", "true")
 		Expect(r.Code).To(Equal(0), r.Stderr)
@@ -75,10 +75,8 @@ var _ = Describe("docker stats", Ordered, func() {
 
 		cli := sdk(true)
 		defer cli.Close()
-		for _, stream := range []bool{false, true} {
-			resp, err := cli.ContainerStats(ctx, exited, stream)
-			Expect(err).NotTo(HaveOccurred())
-			dec := json.NewDecoder(resp.Body)
+		expectZero := func(dec *json.Decoder) {
+			GinkgoHelper()
 			var s container.StatsResponse
 			Expect(dec.Decode(&s)).To(Succeed())
 			Expect(s.Name).To(Equal("/" + exited))
@@ -86,8 +84,22 @@ var _ = Describe("docker stats", Ordered, func() {
 			Expect(s.MemoryStats).To(BeZero())
 			Expect(s.CPUStats).To(BeZero())
 			Expect(s.PidsStats).To(BeZero())
-			Expect(dec.Decode(&s)).To(MatchError(io.EOF), "stream=%v: one object, then the end", stream)
-			resp.Body.Close()
 		}
+		resp, err := cli.ContainerStats(ctx, exited, false)
+		Expect(err).NotTo(HaveOccurred())
+		dec := json.NewDecoder(resp.Body)
+		expectZero(dec)
+		Expect(dec.Decode(&container.StatsResponse{})).To(MatchError(io.EOF), "stream=false: one object, then the end")
+		resp.Body.Close()
+
+		// As dockerd: the stream goes on with zeros, and ends with the container.
+		resp, err = cli.ContainerStats(ctx, exited, true)
+		Expect(err).NotTo(HaveOccurred())
+		defer resp.Body.Close()
+		dec = json.NewDecoder(resp.Body)
+		expectZero(dec)
+		expectZero(dec)
+		Expect(docker("rm", exited).Code).To(Equal(0))
+		Eventually(func() error { return dec.Decode(&container.StatsResponse{}) }).WithTimeout(10 * time.Second).Should(MatchError(io.EOF))
 	}, SpecTimeout(time.Minute))
 })

@@ -36,7 +36,22 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
+# Named volumes live on an EFS access point: make one on the simulator (the
+# same calls the Terraform example makes on AWS), unless one is given.
+access_point=${SOCKERLESS_EFS_ACCESS_POINT_ARN:-}
+if [ -z "$access_point" ]; then
+  fs_id=$(curl -fsS -X POST -H 'Content-Type: application/json' -d '{"CreationToken":"sockerless-make-run"}' \
+    "http://$sim_addr/2015-02-01/file-systems" | sed -n 's/.*"FileSystemId":"\([^"]*\)".*/\1/p')
+  access_point=$(curl -fsS -X POST -H 'Content-Type: application/json' \
+    -d '{"ClientToken":"sockerless-make-run","FileSystemId":"'"$fs_id"'","RootDirectory":{"Path":"/sockerless-volumes","CreationInfo":{"OwnerUid":993,"OwnerGid":990,"Permissions":"0755"}}}' \
+    "http://$sim_addr/2015-02-01/access-points" | sed -n 's/.*"AccessPointArn":"\([^"]*\)".*/\1/p')
+  if [ -z "$access_point" ]; then
+    echo "make run: could not make an EFS access point on the simulator; named volumes will be refused" >&2
+  fi
+fi
+
 AWS_REGION=${AWS_REGION:-us-east-1} \
+SOCKERLESS_EFS_ACCESS_POINT_ARN=$access_point \
 SOCKERLESS_ENDPOINT_URL=http://$sim_addr \
 SOCKERLESS_LAMBDA_ROLE_ARN=${SOCKERLESS_LAMBDA_ROLE_ARN:-arn:aws:iam::123456789012:role/sockerless-lambda} \
 SOCKERLESS_CALLBACK_URL=${SOCKERLESS_CALLBACK_URL:-ws://$gateway:$callback_port} \

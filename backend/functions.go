@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -62,7 +64,7 @@ func (b *Backend) createFunction(ctx context.Context, c *Container, imageURI str
 	if len(b.cfg.Subnets) > 0 {
 		in.VpcConfig = &lambdatypes.VpcConfig{SubnetIds: b.cfg.Subnets, SecurityGroupIds: b.cfg.SecurityGroups}
 	}
-	out, err := b.aws.Lambda.CreateFunction(ctx, in)
+	out, err := b.createFunctionRetrying(ctx, in)
 	if err != nil {
 		return fmt.Errorf("Lambda CreateFunction: %w", err)
 	}
@@ -83,6 +85,37 @@ func (b *Backend) createFunction(ctx context.Context, c *Container, imageURI str
 		return fmt.Errorf("Lambda PutFunctionEventInvokeConfig: %w", err)
 	}
 	return nil
+}
+
+// settleTime bounds how long CreateFunction is retried while AWS catches up
+// with itself.
+const settleTime = 30 * time.Second
+
+// createFunctionRetrying calls CreateFunction, retrying for a while the
+// refusals that only mean AWS has not caught up yet: an image just pushed that
+// Lambda cannot see in ECR yet, or a role just made that IAM has not spread
+// ("cannot be assumed"). Anything else, and these after settleTime, fail.
+func (b *Backend) createFunctionRetrying(ctx context.Context, in *lambda.CreateFunctionInput) (*lambda.CreateFunctionOutput, error) {
+	deadline := time.Now().Add(settleTime)
+	delay := 250 * time.Millisecond
+	for {
+		out, err := b.aws.Lambda.CreateFunction(ctx, in)
+		var ipv *lambdatypes.InvalidParameterValueException
+		if err == nil || !errors.As(err, &ipv) || !settling(aws.ToString(ipv.Message)) || time.Now().After(deadline) {
+			return out, err
+		}
+		slog.Info("Lambda CreateFunction refused while AWS settles; retrying", "function", aws.ToString(in.FunctionName), "reason", aws.ToString(ipv.Message))
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 4*time.Second)
+	}
+}
+
+func settling(msg string) bool {
+	return strings.Contains(msg, "cannot be assumed") || (strings.Contains(msg, "image") && strings.Contains(msg, "does not exist"))
 }
 
 // invoke starts a run of the container: an asynchronous invocation whose

@@ -90,6 +90,9 @@ func (b *Backend) handleContainerCreate(c *gin.Context) {
 		return
 	}
 	ctr.Mounts, warnings = mounts, append(warnings, mountWarnings...)
+	if w := userWarning(ctr.user()); w != "" {
+		warnings = append(warnings, w)
+	}
 	ctr.Path, ctr.Args = processArgs(req.Config, img)
 	if ctr.Path == "" {
 		writeError(c, badRequest("no command specified"))
@@ -218,6 +221,17 @@ func (c *Container) workingDir() string {
 	return c.Image.Config.Config.WorkingDir
 }
 
+// userWarning says that a USER (the image's or -u) is not honoured: Lambda
+// runs every function as one unprivileged user, which cannot switch to
+// another, so the process runs as that user. Refusing instead would refuse
+// every image that sets USER and every CI runner's -u $(id -u).
+func userWarning(user string) string {
+	if user == "" {
+		return ""
+	}
+	return fmt.Sprintf("User %q is not honoured: Lambda runs every function as one unprivileged user, and the container's processes run as that user.", user)
+}
+
 func (c *Container) user() string {
 	if c.Config.User != "" {
 		return c.Config.User
@@ -312,7 +326,6 @@ func (b *Backend) invocationFor(c *Container, token string) protocol.Invocation 
 			Args:        append([]string{c.Path}, c.Args...),
 			Env:         processEnv(c),
 			WorkingDir:  c.workingDir(),
-			User:        c.user(),
 			Tty:         c.Config.Tty,
 			OpenStdin:   c.Config.OpenStdin,
 			ConsoleSize: c.HostConfig.ConsoleSize,

@@ -172,9 +172,8 @@ func (e *execSession) process(consoleSize *[2]uint) protocol.Process {
 	if p.WorkingDir == "" {
 		p.WorkingDir = e.ctr.workingDir()
 	}
-	if p.User == "" {
-		p.User = e.ctr.user()
-	}
+	// Without -u, an exec runs as the main process does: as the sandbox's
+	// user (see userWarning).
 	if consoleSize == nil {
 		consoleSize = e.cfg.ConsoleSize
 	}

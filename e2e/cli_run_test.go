@@ -101,6 +101,16 @@ var _ = Describe("docker run with the docker CLI", func() {
 	})
 })
 
+var _ = Describe("docker run -u", func() {
+	It("warns that Lambda's one sandbox user runs the process, and runs it", func() {
+		r := docker("run", "--rm", "-u", "1000:1000", "busybox", "id", "-u")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stderr).To(ContainSubstring(`WARNING: User "1000:1000" is not honoured: Lambda runs every function as one unprivileged user`))
+		Expect(r.Stdout).NotTo(Equal("1000\n"))
+		Expect(r.Stdout).To(MatchRegexp(`^\d+\n$`))
+	})
+})
+
 var _ = Describe("the backend binary", func() {
 	It("stops at start with one line naming a bad variable and what is allowed", func() {
 		bin := filepath.Join(repoRoot(), "bin", "sockerless-backend-lambda")

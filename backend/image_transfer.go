@@ -4,18 +4,22 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/distribution/reference"
 	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/registry"
 	"github.com/docker/docker/pkg/jsonmessage"
 	"github.com/gin-gonic/gin"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
@@ -130,7 +134,8 @@ func (b *Backend) loadOne(ctx context.Context, opener tarball.Opener, tags []str
 
 // handleImagePush serves POST /images/{name}/push: an image whose name is in
 // this account's ECR is copied there from where the backend holds it
-// (registry to registry; layers are mounted, not downloaded).
+// (registry to registry; layers are mounted, not downloaded); to another
+// registry, with the client's X-Registry-Auth credentials (pushForeign).
 func (b *Backend) handleImagePush(c *gin.Context, ref string) {
 	if tag := c.Query("tag"); tag != "" {
 		ref += ":" + tag
@@ -152,7 +157,7 @@ func (b *Backend) handleImagePush(c *gin.Context, ref string) {
 		return
 	}
 	if reference.Domain(named) != host {
-		writeError(c, badRequest("pushing to %s is not supported: the backend pushes to this account's ECR only; tag the image as %s/<repository>:<tag>", reference.Domain(named), host))
+		b.pushForeign(c, named, img)
 		return
 	}
 	if err := b.registry.ensureRepository(ctx, reference.Path(named)); err != nil {
@@ -204,4 +209,267 @@ func imageSize(img v1.Image) (int64, error) {
 		n += size
 	}
 	return n, nil
+}
+
+// pullMirror serves a pull from a registry that is neither ECR nor behind an
+// ECR pull-through cache rule: Lambda runs images from the function's own
+// ECR only, so the image (for the functions' architecture) is copied, layer
+// by layer, into the mirror repository <SOCKERLESS_ECR_REPOSITORY>/mirror/
+// <host>/<path>, reading it with the client's credentials ac. It keeps its
+// own name: the copy in ECR is where the backend finds it, as for any image.
+func (b *Backend) pullMirror(ctx context.Context, named reference.Named, ac *registry.AuthConfig, progress func(jsonmessage.JSONMessage)) (*Image, error) {
+	src, err := foreignRef(named)
+	if err != nil {
+		return nil, err
+	}
+	anon := anonymous(ac)
+	progress(jsonmessage.JSONMessage{Status: "Pulling from " + reference.Path(named), ID: src.Identifier()})
+	srcOpts := []remote.Option{remote.WithContext(ctx), remote.WithAuth(authenticator(ac)), remote.WithPlatform(b.registry.platform())}
+	desc, err := remote.Get(src, srcOpts...)
+	if err != nil {
+		return nil, registryError(named, err, anon)
+	}
+	img, err := desc.Image() // for an index, the manifest of the functions' platform
+	if err != nil {
+		if desc.MediaType.IsIndex() {
+			p := b.registry.platform()
+			return nil, notFound("no matching manifest for %s/%s in the manifest list entries", p.OS, p.Architecture)
+		}
+		return nil, registryError(named, err, anon)
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		return nil, registryError(named, err, anon)
+	}
+	cfgName, err := img.ConfigName()
+	if err != nil {
+		return nil, registryError(named, err, anon)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, registryError(named, err, anon)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, registryError(named, err, anon)
+	}
+
+	ecrAuth, host, err := b.registry.credentials(ctx)
+	if err != nil {
+		return nil, err
+	}
+	repo := mirrorRepository(b.cfg.ECRRepository, named)
+	if err := b.registry.ensureRepository(ctx, repo); err != nil {
+		return nil, err
+	}
+	// By tag as the user named it; a digest reference (possibly of an index)
+	// is kept by the digest of the image copied.
+	targetRef := host + "/" + repo + "@" + digest.String()
+	if t, ok := named.(reference.Tagged); ok {
+		targetRef = host + "/" + repo + ":" + t.Tag()
+	}
+	target, err := b.registry.parse(targetRef)
+	if err != nil {
+		return nil, fmt.Errorf("mirror reference %s: %w", targetRef, err)
+	}
+	ecrOpts := b.registry.options(ctx, ecrAuth)
+	puller, err := remote.NewPuller(ecrOpts...)
+	if err != nil {
+		return nil, err
+	}
+	// As dockerd shows it: each layer either already there or to be pulled,
+	// then the progress of those pulled.
+	var size int64
+	var missing []v1.Layer
+	for _, l := range layers {
+		d, err := l.Digest()
+		if err != nil {
+			return nil, registryError(named, err, anon)
+		}
+		n, _ := l.Size()
+		size += n
+		ok, err := blobExists(ctx, puller, target.Context(), d)
+		if err != nil {
+			return nil, fmt.Errorf("ECR: %w", err)
+		}
+		if ok {
+			progress(jsonmessage.JSONMessage{Status: "Already exists", ID: shortID(d)})
+			continue
+		}
+		progress(jsonmessage.JSONMessage{Status: "Pulling fs layer", ID: shortID(d)})
+		missing = append(missing, l)
+	}
+	for _, l := range missing {
+		d, _ := l.Digest()
+		if err := copyLayer(target.Context(), l, "Downloading", shortID(d), progress, ecrOpts...); err != nil {
+			return nil, registryError(named, err, anon)
+		}
+		progress(jsonmessage.JSONMessage{Status: "Download complete", ID: shortID(d)})
+		progress(jsonmessage.JSONMessage{Status: "Pull complete", ID: shortID(d)})
+	}
+	// The config and the manifest; the layers are there.
+	if err := remote.Write(target, img, ecrOpts...); err != nil {
+		return nil, registryError(named, err, anon)
+	}
+	progress(jsonmessage.JSONMessage{Status: "Digest: " + desc.Digest.String()})
+
+	image := &Image{
+		ID:          cfgName.String(),
+		RepoTags:    []string{familiarString(named)},
+		RepoDigests: []string{reference.FamiliarName(named) + "@" + desc.Digest.String()},
+		ECRRef:      target.Context().String() + "@" + digest.String(),
+		Digest:      digest.String(),
+		Config:      cf,
+		Size:        size,
+		Created:     cf.Created.Time,
+	}
+	if _, ok := named.(reference.Digested); ok {
+		image.RepoTags = nil
+	}
+	status := "Status: Downloaded newer image for "
+	if old, ok := b.store.LookupImage(familiarString(named)); ok && old.ID == image.ID {
+		status = "Status: Image is up to date for "
+	}
+	b.store.PutImage(image)
+	b.journalImage(imageEntry{Kind: "image", Image: image})
+	b.publish(events.ImageEventType, events.ActionPull, familiarString(named), map[string]string{"name": familiarString(named)})
+	progress(jsonmessage.JSONMessage{Status: status + familiarString(named)})
+	return image, nil
+}
+
+// pushForeign serves a push to a registry other than ECR: the image is
+// copied there from its copy in ECR with the client's credentials, layer by
+// layer, with Docker's progress messages. Everything after the first line,
+// errors included, goes in-band, as dockerd streams a push.
+func (b *Backend) pushForeign(c *gin.Context, named reference.Named, img *Image) {
+	ctx := c.Request.Context()
+	ac := registryAuth(c)
+	anon := anonymous(ac)
+	target, err := foreignRef(named)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	ecrAuth, _, err := b.registry.credentials(ctx)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	src, err := b.registry.parse(img.ECRRef)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	source, err := remote.Image(src, b.registry.options(ctx, ecrAuth)...)
+	if err != nil {
+		writeError(c, fmt.Errorf("read %s from ECR: %w", img.ECRRef, err))
+		return
+	}
+	layers, err := source.Layers()
+	if err != nil {
+		writeError(c, fmt.Errorf("read %s from ECR: %w", img.ECRRef, err))
+		return
+	}
+	c.Header("Content-Type", "application/json")
+	c.Status(http.StatusOK)
+	send := func(m jsonmessage.JSONMessage) { _ = writeJSONLine(c.Writer, m); c.Writer.Flush() }
+	fail := func(err error) {
+		msg := registryError(named, err, anon).Error()
+		send(jsonmessage.JSONMessage{Error: &jsonmessage.JSONError{Message: msg}, ErrorMessage: msg})
+	}
+	send(jsonmessage.JSONMessage{Status: "The push refers to repository [" + named.Name() + "]"})
+	// As dockerd lists them: the top layer first.
+	order := make([]v1.Layer, 0, len(layers))
+	for i := len(layers) - 1; i >= 0; i-- {
+		order = append(order, layers[i])
+	}
+	for _, l := range order {
+		d, err := l.Digest()
+		if err != nil {
+			fail(err)
+			return
+		}
+		send(jsonmessage.JSONMessage{Status: "Preparing", ID: shortID(d)})
+	}
+	dstOpts := []remote.Option{remote.WithContext(ctx), remote.WithAuth(authenticator(ac))}
+	puller, err := remote.NewPuller(dstOpts...)
+	if err != nil {
+		fail(err)
+		return
+	}
+	for _, l := range order {
+		d, _ := l.Digest()
+		ok, err := blobExists(ctx, puller, target.Context(), d)
+		if err != nil {
+			fail(err)
+			return
+		}
+		if ok {
+			send(jsonmessage.JSONMessage{Status: "Layer already exists", ID: shortID(d)})
+			continue
+		}
+		if err := copyLayer(target.Context(), l, "Pushing", shortID(d), send, dstOpts...); err != nil {
+			fail(err)
+			return
+		}
+		send(jsonmessage.JSONMessage{Status: "Pushed", ID: shortID(d)})
+	}
+	if err := remote.Write(target, source, dstOpts...); err != nil {
+		fail(err)
+		return
+	}
+	digest, _ := source.Digest()
+	manifest, _ := source.RawManifest()
+	send(jsonmessage.JSONMessage{Status: fmt.Sprintf("%s: digest: %s size: %d", target.Identifier(), digest, len(manifest))})
+	send(jsonmessage.JSONMessage{Aux: auxPush(target.Identifier(), digest.String(), len(manifest))})
+	b.publish(events.ImageEventType, events.ActionPush, strings.TrimPrefix(named.String(), "docker.io/"), map[string]string{"name": familiarString(named)})
+}
+
+// auxPush is the aux message dockerd ends a push with (the CLI reads the digest from it).
+func auxPush(tag, digest string, size int) *json.RawMessage {
+	raw, _ := json.Marshal(map[string]any{"Tag": tag, "Digest": digest, "Size": size})
+	m := json.RawMessage(raw)
+	return &m
+}
+
+// blobExists reports whether repo holds the blob d.
+func blobExists(ctx context.Context, p *remote.Puller, repo name.Repository, d v1.Hash) (bool, error) {
+	l, err := p.Layer(ctx, repo.Digest(d.String()))
+	if err != nil {
+		return false, err
+	}
+	return partial.Exists(l)
+}
+
+// copyLayer writes one layer to repo, reporting its progress as Docker's
+// status (Downloading, Pushing) messages with a progress detail.
+func copyLayer(repo name.Repository, l v1.Layer, status, id string, progress func(jsonmessage.JSONMessage), opts ...remote.Option) error {
+	updates := make(chan v1.Update, 16)
+	errc := make(chan error, 1)
+	go func() { errc <- remote.WriteLayer(repo, l, append(opts, remote.WithProgress(updates))...) }()
+	var last time.Time
+	for {
+		select {
+		case u, ok := <-updates:
+			if !ok {
+				return <-errc
+			}
+			if u.Error != nil || u.Total <= 0 || (time.Since(last) < 200*time.Millisecond && u.Complete < u.Total) {
+				continue
+			}
+			last = time.Now()
+			progress(jsonmessage.JSONMessage{Status: status, ID: id, Progress: &jsonmessage.JSONProgress{Current: u.Complete, Total: u.Total}})
+		case err := <-errc:
+			return err
+		}
+	}
+}
+
+// shortID is how Docker names a layer in progress messages.
+func shortID(d v1.Hash) string {
+	h := d.Hex
+	if len(h) > 12 {
+		h = h[:12]
+	}
+	return h
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/registry"
 	"github.com/docker/docker/pkg/jsonmessage"
 	"github.com/gin-gonic/gin"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -135,7 +136,9 @@ func (r *Registry) ensureRepository(ctx context.Context, repo string) error {
 }
 
 // ecrRef maps a Docker reference to where the image lives in ECR: Docker Hub
-// names go through the pull-through cache prefix; ECR names stay as they are.
+// names go through the pull-through cache prefix; ECR names stay as they are;
+// another registry's names through the account's pull-through cache rule for
+// it. "" when there is none: the image is then copied into ECR (pullMirror).
 func (r *Registry) ecrRef(ctx context.Context, named reference.Named) (string, error) {
 	_, host, err := r.credentials(ctx)
 	if err != nil {
@@ -164,7 +167,7 @@ func (r *Registry) ecrRef(ctx context.Context, named reference.Named) (string, e
 		return "", err
 	}
 	if prefix == "" {
-		return "", badRequest("pulling from %s is not supported: images come from ECR (%s), or through an ECR pull-through cache rule, and there is none for %s; push the image to ECR or create the rule", domain, host, domain)
+		return "", nil
 	}
 	return host + "/" + prefix + "/" + path + suffix, nil
 }
@@ -200,12 +203,17 @@ func normalizeImageRef(ref string) (reference.Named, error) {
 // familiarString is how Docker shows a name: "busybox:latest".
 func familiarString(named reference.Named) string { return reference.FamiliarString(named) }
 
-// Pull resolves named in ECR and records it as a local image. progress gets
-// Docker's JSON messages for the CLI's progress display.
-func (b *Backend) Pull(ctx context.Context, named reference.Named, progress func(jsonmessage.JSONMessage)) (*Image, error) {
+// Pull resolves named in ECR and records it as a local image; an image of a
+// registry ECR cannot serve is first copied into ECR with the client's
+// credentials ac. progress gets Docker's JSON messages for the CLI's progress
+// display.
+func (b *Backend) Pull(ctx context.Context, named reference.Named, ac *registry.AuthConfig, progress func(jsonmessage.JSONMessage)) (*Image, error) {
 	ref, err := b.registry.ecrRef(ctx, named)
 	if err != nil {
 		return nil, err
+	}
+	if ref == "" {
+		return b.pullMirror(ctx, named, ac, progress)
 	}
 	auth, _, err := b.registry.credentials(ctx)
 	if err != nil {
@@ -320,7 +328,7 @@ func (b *Backend) handleImageCreate(c *gin.Context) {
 	}
 	var pending []jsonmessage.JSONMessage
 	first := true
-	_, err = b.Pull(c.Request.Context(), named, func(m jsonmessage.JSONMessage) {
+	_, err = b.Pull(c.Request.Context(), named, registryAuth(c), func(m jsonmessage.JSONMessage) {
 		// Hold the first message until the manifest resolved, so that a
 		// missing image is a plain 404 as Docker answers it.
 		if first {

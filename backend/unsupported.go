@@ -5,7 +5,6 @@ import (
 
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/build"
-	"github.com/docker/docker/api/types/registry"
 	"github.com/gin-gonic/gin"
 )
 
@@ -41,25 +40,4 @@ func (b *Backend) handleSystemDF(c *gin.Context) {
 	}
 	du.BuildCache = []*build.CacheRecord{}
 	writeJSON(c, http.StatusOK, du)
-}
-
-// handleAuth serves POST /auth (docker login). The backend pulls and pushes
-// with its own AWS credentials, so only a login to this account's ECR
-// registry means anything; it is checked against ECR's credentials.
-func (b *Backend) handleAuth(c *gin.Context) {
-	var req registry.AuthConfig
-	if err := bindJSON(c, &req); err != nil {
-		writeError(c, err)
-		return
-	}
-	_, host, err := b.registry.credentials(c.Request.Context())
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	if req.ServerAddress != host && req.ServerAddress != "http://"+host && req.ServerAddress != "https://"+host {
-		writeError(c, errorf(http.StatusUnauthorized, "login to %s is not supported: the backend uses ECR (%s) with its own AWS credentials", req.ServerAddress, host))
-		return
-	}
-	writeJSON(c, http.StatusOK, registry.AuthenticateOKBody{Status: "Login Succeeded"})
 }

@@ -115,9 +115,11 @@ var _ = Describe("images through ECR", func() {
 		Expect(r.Stdout).To(Equal("from ghcr\n"))
 		Expect(docker("rmi", name).Code).To(Equal(0))
 
+		// Without a rule, the image is fetched from the registry itself (and
+		// copied into ECR): quay.io cannot be reached from the tests.
 		r = docker("pull", "quay.io/e2e/none:1")
 		Expect(r.Code).NotTo(Equal(0))
-		Expect(r.Stderr).To(ContainSubstring("there is none for quay.io"))
+		Expect(r.Stderr).To(ContainSubstring("quay.io"))
 	})
 
 	It("pushes nothing for a second run of the same image: the derived image is cached", func(ctx SpecContext) {

@@ -203,6 +203,8 @@ func (b *Backend) serveControl(r *run, sess *yamux.Session, stream net.Conn, br 
 			go b.exited(r, sess, m)
 		case protocol.MsgReply:
 			r.reply(m)
+		case protocol.MsgPurged:
+			b.purged(m.Purged)
 		case protocol.MsgAck:
 			r.stdinAck(m)
 		}

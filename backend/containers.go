@@ -317,7 +317,7 @@ func (b *Backend) start(ctx context.Context, ctr *Container) error {
 // invocationFor is the payload that starts a run of c: its process and the
 // run's token.
 func (b *Backend) invocationFor(c *Container, token string) protocol.Invocation {
-	return protocol.Invocation{
+	inv := protocol.Invocation{
 		Version:     protocol.Version,
 		ContainerID: c.ID,
 		CallbackURL: b.cfg.CallbackURL,
@@ -332,6 +332,10 @@ func (b *Backend) invocationFor(c *Container, token string) protocol.Invocation 
 		},
 		Mounts: b.agentMounts(c),
 	}
+	if usesEFS(c.Mounts) {
+		inv.Purge = b.volumes.pendingPurge()
+	}
+	return inv
 }
 
 // handleContainerWait serves POST /containers/{id}/wait. The 200 headers go

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"sort"
@@ -48,9 +49,37 @@ type Volume struct {
 type volumes struct {
 	mu     sync.Mutex
 	byName map[string]*Volume
+	// purge holds the directories (under efsMountPath) of removed volumes:
+	// only a function can reach EFS, so the agent of the next container that
+	// mounts it deletes them and says so (protocol.MsgPurged).
+	purge map[string]bool
 }
 
-func newVolumes() *volumes { return &volumes{byName: map[string]*Volume{}} }
+func newVolumes() *volumes { return &volumes{byName: map[string]*Volume{}, purge: map[string]bool{}} }
+
+// pendingPurge lists the directories still to delete.
+func (v *volumes) pendingPurge() []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return sortedKeys(v.purge)
+}
+
+// purged records directories an agent deleted.
+func (b *Backend) purged(dirs []string) {
+	b.volumes.mu.Lock()
+	var known []string
+	for _, d := range dirs {
+		if b.volumes.purge[d] {
+			delete(b.volumes.purge, d)
+			known = append(known, d)
+		}
+	}
+	b.volumes.mu.Unlock()
+	if len(known) > 0 {
+		b.journal.record(volumeJournalStream, volumeEntry{Kind: "purged", Dirs: known})
+		slog.Info("removed volumes' directories deleted from EFS", "dirs", known)
+	}
+}
 
 func (v *volumes) get(name string) (*Volume, bool) {
 	v.mu.Lock()
@@ -232,8 +261,8 @@ func (b *Backend) handleVolumeDelete(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-// removeVolume forgets a volume no container uses. Its directory stays on
-// EFS: deleting it needs a mount, which only functions have (docs/state.md).
+// removeVolume forgets a volume no container uses. Its directory on EFS is
+// deleted by the next function that mounts the access point (see purge).
 func (b *Backend) removeVolume(name string) error {
 	if users := b.usersOf(name); len(users) > 0 {
 		return conflict("remove %s: volume is in use - [%s]", name, strings.Join(users, ", "))
@@ -241,11 +270,14 @@ func (b *Backend) removeVolume(name string) error {
 	b.volumes.mu.Lock()
 	vol, ok := b.volumes.byName[name]
 	delete(b.volumes.byName, name)
+	if ok {
+		b.volumes.purge[efsMountPath+"/"+vol.Dir] = true
+	}
 	b.volumes.mu.Unlock()
 	if !ok {
 		return notFound("get %s: no such volume", name)
 	}
-	b.journal.record(volumeJournalStream, volumeEntry{Kind: "delete", Name: name})
+	b.journal.record(volumeJournalStream, volumeEntry{Kind: "delete", Name: name, Dir: vol.Dir})
 	b.volumeEvent(vol, events.ActionDestroy)
 	return nil
 }
@@ -305,9 +337,11 @@ func (b *Backend) volumeEvent(vol *Volume, action events.Action) {
 const volumeJournalStream = "sockerless/volumes"
 
 type volumeEntry struct {
-	Kind   string  `json:"kind"` // "create" or "delete"
-	Volume *Volume `json:"volume,omitempty"`
-	Name   string  `json:"name,omitempty"`
+	Kind   string   `json:"kind"` // "create", "delete" or "purged"
+	Volume *Volume  `json:"volume,omitempty"`
+	Name   string   `json:"name,omitempty"` // delete
+	Dir    string   `json:"dir,omitempty"`  // delete: the directory to purge
+	Dirs   []string `json:"dirs,omitempty"` // purged: full paths in functions
 }
 
 // recoverVolumes replays the volume journal.
@@ -324,6 +358,13 @@ func (b *Backend) recoverVolumes(ctx context.Context) error {
 			b.volumes.byName[e.Volume.Name] = e.Volume
 		case e.Kind == "delete":
 			delete(b.volumes.byName, e.Name)
+			if e.Dir != "" {
+				b.volumes.purge[efsMountPath+"/"+e.Dir] = true
+			}
+		case e.Kind == "purged":
+			for _, d := range e.Dirs {
+				delete(b.volumes.purge, d)
+			}
 		}
 		return nil
 	})

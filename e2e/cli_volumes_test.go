@@ -17,6 +17,8 @@ var _ = Describe("volumes on EFS", func() {
 		Expect(r.Stdout).To(Equal(vol + "\n"))
 		Expect(docker("volume", "ls", "-q", "--filter", "label=suite=volumes").Stdout).To(ContainSubstring(vol + "\n"))
 		Expect(docker("volume", "inspect", "--format", "{{.Driver}} {{.Labels.suite}}", vol).Stdout).To(Equal("local volumes\n"))
+		dir := strings.TrimSpace(docker("volume", "inspect", "--format", "{{.Status.Directory}}", vol).Stdout)
+		Expect(dir).To(HavePrefix(vol + "."))
 
 		r = docker("run", "--rm", "-v", vol+":/data", "busybox", "sh", "-c", "echo kept > /data/f && mkdir -p /data/d && echo deep > /data/d/g")
 		Expect(r.Code).To(Equal(0), r.Stderr)
@@ -36,6 +38,10 @@ var _ = Describe("volumes on EFS", func() {
 		Expect(r.Stderr).To(ContainSubstring("volume is in use"))
 		Expect(docker("rm", name).Code).To(Equal(0))
 
+		if sut.efsDir != "" {
+			matches, _ := filepath.Glob(filepath.Join(sut.efsDir, "*", "sockerless-volumes", dir, "f"))
+			Expect(matches).To(HaveLen(1), "the volume's file on the simulator's EFS")
+		}
 		Expect(docker("volume", "rm", vol).Code).To(Equal(0))
 		r = docker("volume", "inspect", vol)
 		Expect(r.Code).NotTo(Equal(0))
@@ -46,6 +52,14 @@ var _ = Describe("volumes on EFS", func() {
 		Expect(r.Code).To(Equal(0), r.Stderr)
 		Expect(r.Stdout).To(BeEmpty())
 		Expect(docker("volume", "rm", vol).Code).To(Equal(0))
+		// The removed volume's directory went with that run: only a
+		// function can reach EFS, so its agent deleted it.
+		if sut.efsDir != "" {
+			Eventually(func() []string {
+				matches, _ := filepath.Glob(filepath.Join(sut.efsDir, "*", "sockerless-volumes", dir))
+				return matches
+			}).WithTimeout(30 * time.Second).Should(BeEmpty())
+		}
 	})
 
 	It("gives -v /path an anonymous volume that --rm removes", func() {

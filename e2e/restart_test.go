@@ -26,7 +26,8 @@ var _ = Describe("a backend restarted from nothing", Serial, func() {
 		Expect(docker("wait", exited).Stdout).To(Equal("2\n"))
 		network := "rs-net-" + suffix
 		Expect(docker("network", "create", network).Code).To(Equal(0))
-		r = docker("create", "--name", created, "--network", network, "-e", "KEPT=yes", "busybox", "true")
+		volume := "rs-vol-" + suffix
+		r = docker("create", "--name", created, "--network", network, "-v", volume+":/data", "-e", "KEPT=yes", "busybox", "true")
 		Expect(r.Code).To(Equal(0), r.Stderr)
 		// Let the running container's first line reach CloudWatch.
 		Eventually(func() string { return docker("logs", running).Stdout }).WithTimeout(20 * 1e9).Should(Equal("one\n"))
@@ -50,9 +51,11 @@ var _ = Describe("a backend restarted from nothing", Serial, func() {
 		Expect(r.Stdout).To(HavePrefix("2 "))
 		r = docker("inspect", "--format", "{{.Config.Env}}", created)
 		Expect(r.Stdout).To(ContainSubstring("KEPT=yes"))
-		r = docker("network", "inspect", "--format", "{{range .Containers}}{{.Name}}{{end}}", network)
-		Expect(r.Code).To(Equal(0), r.Stderr)
-		Expect(r.Stdout).To(Equal(created+"\n"), "the network and its container did not survive the restart")
+		Expect(docker("network", "inspect", network).Code).To(Equal(0), "the network did not survive the restart")
+		r = docker("inspect", "--format", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}} {{range .Mounts}}{{.Name}}:{{.Destination}}{{end}}", created)
+		Expect(r.Stdout).To(Equal(network+" "+volume+":/data\n"), "the container's network and volume did not survive the restart")
+		Expect(docker("volume", "ls", "-q", "--filter", "name="+volume).Stdout).To(Equal(volume+"\n"), "the volume did not survive the restart")
+		Expect(docker("volume", "rm", volume).Stderr).To(ContainSubstring("volume is in use"))
 
 		// The running container's agent lost its backend; its exit code is
 		// recovered all the same.
@@ -75,5 +78,6 @@ var _ = Describe("a backend restarted from nothing", Serial, func() {
 		}
 		Expect(docker("ps", "-a", "-q", "--filter", "name=rs-.*-"+suffix).Stdout).To(BeEmpty())
 		Expect(docker("network", "rm", network).Code).To(Equal(0))
+		Expect(docker("volume", "rm", volume).Code).To(Equal(0))
 	})
 })

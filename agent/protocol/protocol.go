@@ -66,6 +66,10 @@ type Invocation struct {
 	// Mounts are the container's volumes and tmpfs mounts, made before
 	// anything else runs.
 	Mounts []Mount `json:"mounts,omitempty"`
+	// Purge lists directories of removed volumes on the EFS mount, which
+	// only a function can reach: the agent deletes them beside the run and
+	// reports which are gone in its exit message.
+	Purge []string `json:"purge,omitempty"`
 }
 
 // Mount is one volume or tmpfs mount. The root file system of a function is
@@ -170,6 +174,7 @@ const (
 	MsgTop     = "top"     // backend → agent, request Req: list the processes
 	MsgStats   = "stats"   // backend → agent, request Req: one sample of the sandbox's accounting
 	MsgReply   = "reply"   // agent → backend, answer to request Req (Error, Top, Stats)
+	MsgPurged  = "purged"  // agent → backend, these directories of Invocation.Purge are gone
 )
 
 // Message is one line on the control stream. Type says which fields are set.
@@ -197,6 +202,8 @@ type Message struct {
 	// Sizes is the final length of each output stream of the process, by
 	// kind: the backend acks the exit once it has received that much.
 	Sizes map[string]int64 `json:"sizes,omitempty"`
+	// purged: the directories of Invocation.Purge that are gone
+	Purged []string `json:"purged,omitempty"`
 
 	// welcome: bytes received per StreamKey; ack: one stream's offset
 	Offsets map[string]int64 `json:"offsets,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/sockerless-lambda/sockerless/agent/protocol"
 )
@@ -37,4 +38,37 @@ func makeMounts(mounts []protocol.Mount) error {
 		}
 	}
 	return nil
+}
+
+// purge deletes the removed volumes' directories in the background; wait
+// returns those that are gone.
+type purge struct {
+	done chan struct{}
+	gone []string
+}
+
+func startPurge(dirs []string, diag func(string, ...any)) *purge {
+	p := &purge{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		for _, dir := range dirs {
+			if err := os.RemoveAll(dir); err != nil {
+				diag("purge %s: %v", dir, err)
+				continue
+			}
+			p.gone = append(p.gone, dir)
+		}
+	}()
+	return p
+}
+
+// wait waits for the purge until the deadline; what is not gone by then is
+// deleted by a later run.
+func (p *purge) wait(deadline <-chan time.Time) []string {
+	select {
+	case <-p.done:
+		return p.gone
+	case <-deadline:
+		return nil
+	}
 }

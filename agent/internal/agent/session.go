@@ -122,6 +122,10 @@ func (r *run) execute(ctx context.Context) protocol.Response {
 	// Mounts first: files copied in before the start (HoldStart) may go to
 	// a volume.
 	mountErr := makeMounts(r.inv.Mounts)
+	var purging *purge
+	if mountErr == nil && len(r.inv.Purge) > 0 {
+		purging = startPurge(r.inv.Purge, r.diag)
+	}
 	r.link = newLink(r.inv, r.a.cfg.Dial, hello, r.diag)
 	r.link.onMsg = r.handleControl
 	r.link.onStream = r.handleStream
@@ -152,6 +156,13 @@ func (r *run) execute(ctx context.Context) protocol.Response {
 	case <-acked:
 	case <-time.After(r.bounded(wait)):
 		r.diag("no exitAck from the backend in time")
+	}
+	if purging != nil {
+		// After the exit, so that no one waits for it; a little more time,
+		// never past the deadline. What is not gone, a later run deletes.
+		if gone := purging.wait(time.After(r.bounded(time.Minute))); len(gone) > 0 {
+			r.link.sendMsg(protocol.Message{Type: protocol.MsgPurged, Purged: gone})
+		}
 	}
 	if err := r.a.log.WriteExit(protocol.ExitInfo{
 		ContainerID: r.inv.ContainerID,

@@ -133,7 +133,15 @@ func (b *Backend) handleContainerAttach(c *gin.Context) {
 				a.close()
 				return
 			}
-			if ctr.Config.StdinOnce || tty {
+			if tty {
+				// As dockerd: the end of a client's input ends its attach,
+				// never the terminal's. The docker CLI closes the connection
+				// when it has seen the detach keys itself; `docker attach`
+				// must find the process's input open afterwards.
+				a.close()
+				return
+			}
+			if ctr.Config.StdinOnce {
 				ctr.stdin.closeWrite()
 			}
 		}()

@@ -104,7 +104,7 @@ func (w execWriter) Write(p []byte) (int, error) {
 // outputSink is where an output stream from the agent goes.
 func (b *Backend) outputSink(r *run, h protocol.StreamHeader) io.Writer {
 	if h.ID == "" {
-		return r.container.hub.writer(h.Kind)
+		return r.container.hub.writer(r, h.Kind)
 	}
 	if e := b.agents.exec(h.ID); e != nil {
 		return e.sink(h.Kind)

@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -23,20 +24,29 @@ import (
 // where it stopped in each stream, so calling next again returns only what
 // was written since.
 type logReader struct {
-	b      *Backend
-	group  string
-	tokens map[string]string            // stream → forward token
-	exits  map[string]protocol.ExitInfo // exit records read, by request ID
-	ended  map[string]bool              // request IDs whose invocation Lambda reported over (REPORT)
+	b       *Backend
+	group   string
+	tokens  map[string]string            // stream → forward token
+	exits   map[string]protocol.ExitInfo // exit records read, by request ID
+	ended   map[string]bool              // request IDs whose invocation Lambda reported over (REPORT)
+	current map[string]string            // stream → the request ID of its last START line
+}
+
+// logLine is one of the agent's lines, with the invocation (the run) that
+// wrote it.
+type logLine struct {
+	protocol.LogLine
+	request string
 }
 
 func (b *Backend) newLogReader(group string) *logReader {
-	return &logReader{b: b, group: group, tokens: map[string]string{}, exits: map[string]protocol.ExitInfo{}, ended: map[string]bool{}}
+	return &logReader{b: b, group: group, tokens: map[string]string{}, exits: map[string]protocol.ExitInfo{},
+		ended: map[string]bool{}, current: map[string]string{}}
 }
 
 // next returns the lines written since the last call, oldest first.
-func (lr *logReader) next(ctx context.Context, streams []string) ([]protocol.LogLine, error) {
-	var out []protocol.LogLine
+func (lr *logReader) next(ctx context.Context, streams []string) ([]logLine, error) {
+	var out []logLine
 	for _, stream := range streams {
 		for {
 			in := &cloudwatchlogs.GetLogEventsInput{
@@ -60,11 +70,14 @@ func (lr *logReader) next(ctx context.Context, streams []string) ([]protocol.Log
 					if id, found := strings.CutPrefix(msg, "REPORT RequestId: "); found {
 						id, _, _ = strings.Cut(id, "\t")
 						lr.ended[strings.TrimSpace(id)] = true
+					} else if id, found := strings.CutPrefix(msg, "START RequestId: "); found {
+						id, _, _ = strings.Cut(id, " ")
+						lr.current[stream] = strings.TrimSpace(id)
 					}
 				case exit != nil:
 					lr.exits[exit.RequestID] = *exit
 				default:
-					out = append(out, line)
+					out = append(out, logLine{LogLine: line, request: lr.current[stream]})
 				}
 			}
 			next := aws.ToString(resp.NextForwardToken)
@@ -143,6 +156,13 @@ func (b *Backend) handleContainerLogs(c *gin.Context) {
 	ctx := c.Request.Context()
 	lr := b.newLogReader(ctr.LogGroup)
 	snap := b.store.Snap(ctr)
+	// A follower subscribes before the history is read, so that the two
+	// overlap rather than leave a hole.
+	var f *follower
+	if opts.follow && snap.Status == stateRunning && snap.Run != nil {
+		f = ctr.hub.follow(snap.Run)
+		defer ctr.hub.unfollow(f)
+	}
 	lines, err := lr.next(ctx, snap.LogStreams)
 	if err == nil && snap.Status == stateExited {
 		// The exit is known the moment the agent reports it; its last lines
@@ -161,22 +181,38 @@ func (b *Backend) handleContainerLogs(c *gin.Context) {
 	c.Status(http.StatusOK)
 	c.Writer.Flush()
 	w := newLogWriter(c.Writer, ctr.Config.Tty, opts)
+	cut := 0
 	if opts.tail >= 0 && len(lines) > opts.tail {
-		lines = lines[len(lines)-opts.tail:]
+		cut = len(lines) - opts.tail
 	}
-	if w.writeAll(lines) != nil {
+	if f == nil {
+		if w.writeAll(lines[cut:]) == nil {
+			c.Writer.Flush()
+		}
 		return
+	}
+	r := snap.Run
+	r.mu.Lock()
+	cur := newCursor(w, r.requestID)
+	r.mu.Unlock()
+	for i, l := range lines {
+		var err error
+		if l.request == cur.request {
+			err = cur.fromCloudWatch(l, i >= cut)
+		} else if i >= cut {
+			err = w.write(l.Stream, []byte(l.Log), l.Time)
+		}
+		if err != nil {
+			return
+		}
 	}
 	c.Writer.Flush()
-	if !opts.follow || snap.Status != stateRunning {
-		return
-	}
-	b.followLogs(ctx, lr, ctr, w, c.Writer)
+	b.followLive(ctx, lr, r, f, cur, c.Writer)
 }
 
 // awaitExitRecord reads on until the exit record of the container's last run
 // is in CloudWatch, or a few seconds have passed.
-func (b *Backend) awaitExitRecord(ctx context.Context, lr *logReader, ctr *Container, snap Snapshot, lines []protocol.LogLine) ([]protocol.LogLine, error) {
+func (b *Backend) awaitExitRecord(ctx context.Context, lr *logReader, ctr *Container, snap Snapshot, lines []logLine) ([]logLine, error) {
 	r := snap.Run
 	if r == nil {
 		return lines, nil
@@ -200,43 +236,16 @@ func (b *Backend) awaitExitRecord(ctx context.Context, lr *logReader, ctr *Conta
 	return lines, nil
 }
 
-// followLogs streams new lines until the container stops.
-func (b *Backend) followLogs(ctx context.Context, lr *logReader, ctr *Container, w *logWriter, f http.Flusher) {
-	for {
-		snap := b.store.Snap(ctr)
-		if snap.Status != stateRunning {
-			lines, _ := b.awaitExitRecord(ctx, lr, ctr, snap, nil)
-			_ = w.writeAll(lines)
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-snap.Changed:
-		// Once a second: CloudWatch allows an account 25 GetLogEvents a
-		// second, shared by every follower of every stream.
-		case <-time.After(time.Second):
-		}
-		lines, err := lr.next(ctx, b.store.Snap(ctr).LogStreams)
-		if err != nil {
-			return
-		}
-		if w.writeAll(lines) != nil {
-			return
-		}
-		f.Flush()
-	}
-}
-
-// logWriter writes lines as Docker does: one stdcopy frame per line (raw for
-// a TTY), with an optional RFC 3339 timestamp.
+// logWriter writes output as Docker does: one stdcopy frame per piece (raw
+// for a TTY), with an optional RFC 3339 timestamp at the start of each line.
 type logWriter struct {
 	stdout, stderr io.Writer
 	opts           logOptions
+	midLine        map[string]bool // by stream: the last piece did not end a line
 }
 
 func newLogWriter(w io.Writer, tty bool, opts logOptions) *logWriter {
-	lw := &logWriter{stdout: w, stderr: w, opts: opts}
+	lw := &logWriter{stdout: w, stderr: w, opts: opts, midLine: map[string]bool{}}
 	if !tty {
 		lw.stdout = stdcopy.NewStdWriter(w, stdcopy.Stdout)
 		lw.stderr = stdcopy.NewStdWriter(w, stdcopy.Stderr)
@@ -244,28 +253,47 @@ func newLogWriter(w io.Writer, tty bool, opts logOptions) *logWriter {
 	return lw
 }
 
-func (w *logWriter) writeAll(lines []protocol.LogLine) error {
+func (w *logWriter) writeAll(lines []logLine) error {
 	for _, l := range lines {
-		if !w.opts.since.IsZero() && l.Time.Before(w.opts.since) {
-			continue
+		if err := w.write(l.Stream, []byte(l.Log), l.Time); err != nil {
+			return err
 		}
-		if !w.opts.until.IsZero() && l.Time.After(w.opts.until) {
-			continue
+	}
+	return nil
+}
+
+// write writes output of stream read at time at, unless the options leave it
+// out.
+func (w *logWriter) write(stream string, data []byte, at time.Time) error {
+	if (!w.opts.since.IsZero() && at.Before(w.opts.since)) || (!w.opts.until.IsZero() && at.After(w.opts.until)) {
+		return nil
+	}
+	out := w.stdout
+	if stream == protocol.StreamStderr {
+		if !w.opts.stderr {
+			return nil
 		}
-		out := w.stdout
-		if l.Stream == protocol.StreamStderr {
-			if !w.opts.stderr {
-				continue
-			}
-			out = w.stderr
-		} else if !w.opts.stdout {
-			continue
+		out = w.stderr
+	} else if !w.opts.stdout {
+		return nil
+	}
+	if !w.opts.timestamps {
+		_, err := out.Write(data)
+		return err
+	}
+	ts := at.UTC().Format("2006-01-02T15:04:05.000000000Z07:00") + " "
+	for len(data) > 0 {
+		piece := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			piece = data[:i+1]
 		}
-		msg := l.Log
-		if w.opts.timestamps {
-			msg = l.Time.UTC().Format("2006-01-02T15:04:05.000000000Z07:00") + " " + msg
+		data = data[len(piece):]
+		msg := piece
+		if !w.midLine[stream] {
+			msg = append([]byte(ts), piece...)
 		}
-		if _, err := out.Write([]byte(msg)); err != nil {
+		w.midLine[stream] = piece[len(piece)-1] != '\n'
+		if _, err := out.Write(msg); err != nil {
 			return err
 		}
 	}

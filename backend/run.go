@@ -119,8 +119,11 @@ func (r *run) reply(m protocol.Message) {
 // client slows the copy from the agent, which slows the process: nothing is
 // dropped. A client whose connection fails is detached.
 type hub struct {
-	mu   sync.Mutex
-	subs map[*attachment]struct{}
+	mu        sync.Mutex
+	subs      map[*attachment]struct{}
+	followers map[*follower]struct{} // docker logs -f: never slow the process
+	run       *run                   // the run whose output counts are kept
+	counts    map[string]int64       // bytes of the run's output so far, by stream
 }
 
 // attachment is one attached client.
@@ -162,8 +165,21 @@ func (h *hub) snapshot() []*attachment {
 	return out
 }
 
-// write copies p to every client attached to stream.
-func (h *hub) write(stream string, p []byte) {
+// write copies p, the next bytes of run r's stream, to every client attached
+// to stream and every follower.
+func (h *hub) write(r *run, stream string, p []byte) {
+	h.mu.Lock()
+	h.switchRun(r)
+	off := h.counts[stream]
+	h.counts[stream] += int64(len(p))
+	followers := make([]*follower, 0, len(h.followers))
+	for f := range h.followers {
+		followers = append(followers, f)
+	}
+	h.mu.Unlock()
+	for _, f := range followers {
+		f.deliver(liveChunk{stream: stream, off: off, data: append([]byte(nil), p...), at: time.Now().UTC()})
+	}
 	for _, a := range h.snapshot() {
 		w := a.stdout
 		if stream == protocol.StreamStderr {
@@ -181,16 +197,44 @@ func (h *hub) write(stream string, p []byte) {
 	}
 }
 
-// writer is the hub as the sink of one output stream.
-func (h *hub) writer(stream string) io.Writer { return hubWriter{h, stream} }
+// switchRun starts the counts afresh for a new run; under h.mu.
+func (h *hub) switchRun(r *run) {
+	if h.run != r {
+		h.run, h.counts = r, map[string]int64{}
+	}
+}
+
+// follow adds a follower of run r's output: it gets every chunk written from
+// now on, each with its offset in the run's stream.
+func (h *hub) follow(r *run) *follower {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.switchRun(r)
+	if h.followers == nil {
+		h.followers = map[*follower]struct{}{}
+	}
+	f := newFollower()
+	h.followers[f] = struct{}{}
+	return f
+}
+
+func (h *hub) unfollow(f *follower) {
+	h.mu.Lock()
+	delete(h.followers, f)
+	h.mu.Unlock()
+}
+
+// writer is the hub as the sink of one output stream of run r.
+func (h *hub) writer(r *run, stream string) io.Writer { return hubWriter{h, r, stream} }
 
 type hubWriter struct {
 	h      *hub
+	r      *run
 	stream string
 }
 
 func (w hubWriter) Write(p []byte) (int, error) {
-	w.h.write(w.stream, p)
+	w.h.write(w.r, w.stream, p)
 	return len(p), nil
 }
 

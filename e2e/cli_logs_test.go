@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
@@ -54,5 +55,46 @@ var _ = Describe("docker logs", func() {
 		Eventually(done).WithTimeout(60*time.Second).Should(Receive(BeNil()), "docker logs -f did not end when the container stopped")
 		Expect(out.String()).To(Equal("first\nsecond\n"))
 		Expect(regexp.MustCompile("first").FindAllString(out.String(), -1)).To(HaveLen(1), "a line was delivered twice")
+	})
+
+	It("follows live from the middle of a run: history and live output meet with nothing lost or doubled", func() {
+		name := "e2e-follow-mid-" + randomSuffix()
+		r := docker("run", "-d", "--name", name, "busybox", "sh", "-c",
+			"i=0; while [ $i -lt 300 ]; do i=$((i+1)); echo out$i; echo err$i >&2; usleep 10000; done")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		DeferCleanup(func() { docker("rm", "-f", name) })
+		// Join once part of the output exists.
+		Eventually(func() string { return docker("logs", name).Stdout }).WithTimeout(20 * time.Second).Should(ContainSubstring("out1\n"))
+
+		cmd := exec.Command("docker", "logs", "-f", "--timestamps", name)
+		cmd.Env = append(os.Environ(), "DOCKER_HOST="+sut.DockerHost, "DOCKER_CONFIG="+dockerCfg)
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		Expect(cmd.Start()).To(Succeed())
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		Eventually(done).WithTimeout(60*time.Second).Should(Receive(BeNil()), "docker logs -f did not end when the container stopped")
+
+		strip := func(s string) string {
+			GinkgoHelper()
+			var b strings.Builder
+			for _, line := range strings.SplitAfter(s, "\n") {
+				if line == "" {
+					continue
+				}
+				ts, rest, ok := strings.Cut(line, " ")
+				Expect(ok).To(BeTrue(), "a line without its timestamp: %q", line)
+				Expect(ts).To(MatchRegexp(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$`))
+				b.WriteString(rest)
+			}
+			return b.String()
+		}
+		var wantOut, wantErr strings.Builder
+		for i := 1; i <= 300; i++ {
+			fmt.Fprintf(&wantOut, "out%d\n", i)
+			fmt.Fprintf(&wantErr, "err%d\n", i)
+		}
+		Expect(strip(out.String())).To(Equal(wantOut.String()))
+		Expect(strip(errOut.String())).To(Equal(wantErr.String()))
 	})
 })

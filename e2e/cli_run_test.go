@@ -34,7 +34,7 @@ var _ = Describe("docker run with the docker CLI", func() {
 	It("keeps stdout and stderr apart and exits with the command's code", func() {
 		path, id := cidFile()
 		r := docker("run", "--rm", "--cidfile", path, "busybox", "sh", "-c", "echo out; echo err >&2; exit 3")
-		Expect(r.Code).To(Equal(3), r.Stderr)
+		Expect(r.Code).To(Equal(3), "docker run must exit with the command's exit code (3); stderr: %s", r.Stderr)
 		Expect(r.Stdout).To(Equal("out\n"))
 		Expect(r.Stderr).To(Equal("err\n"))
 		expectNothingLeft(id())

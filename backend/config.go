@@ -20,21 +20,22 @@ import (
 // Config is the backend's configuration, read from the environment. The names
 // and defaults are part of the user contract (README's configuration table).
 type Config struct {
-	Region         string   // AWS_REGION
-	RoleARN        string   // SOCKERLESS_LAMBDA_ROLE_ARN
-	LogGroup       string   // SOCKERLESS_LAMBDA_LOG_GROUP
-	MemorySize     int32    // SOCKERLESS_LAMBDA_MEMORY_SIZE, MB
-	Timeout        int32    // SOCKERLESS_LAMBDA_TIMEOUT, seconds
-	Architecture   string   // SOCKERLESS_LAMBDA_ARCHITECTURE: x86_64 or arm64
-	Subnets        []string // SOCKERLESS_LAMBDA_SUBNETS
-	SecurityGroups []string // SOCKERLESS_LAMBDA_SECURITY_GROUPS
-	CallbackURL    string   // SOCKERLESS_CALLBACK_URL: what agents dial
-	CallbackListen string   // SOCKERLESS_CALLBACK_LISTEN: where the backend accepts them
-	EndpointURL    string   // SOCKERLESS_ENDPOINT_URL: a custom AWS endpoint (the simulator)
-	DockerHost     string   // SOCKERLESS_DOCKER_HOST: tcp://host:port or unix:///path
-	ECRRepository  string   // SOCKERLESS_ECR_REPOSITORY: where derived images are pushed
-	ECRPullThrough string   // SOCKERLESS_ECR_PULL_THROUGH_PREFIX: the Docker Hub pull-through cache rule
-	EFSAccessPoint string   // SOCKERLESS_EFS_ACCESS_POINT_ARN: where named volumes live; none means no volumes
+	Region          string   // AWS_REGION
+	RoleARN         string   // SOCKERLESS_LAMBDA_ROLE_ARN
+	LogGroup        string   // SOCKERLESS_LAMBDA_LOG_GROUP
+	JournalLogGroup string   // SOCKERLESS_JOURNAL_LOG_GROUP: the backend's records, apart from the functions' output
+	MemorySize      int32    // SOCKERLESS_LAMBDA_MEMORY_SIZE, MB
+	Timeout         int32    // SOCKERLESS_LAMBDA_TIMEOUT, seconds
+	Architecture    string   // SOCKERLESS_LAMBDA_ARCHITECTURE: x86_64 or arm64
+	Subnets         []string // SOCKERLESS_LAMBDA_SUBNETS
+	SecurityGroups  []string // SOCKERLESS_LAMBDA_SECURITY_GROUPS
+	CallbackURL     string   // SOCKERLESS_CALLBACK_URL: what agents dial
+	CallbackListen  string   // SOCKERLESS_CALLBACK_LISTEN: where the backend accepts them
+	EndpointURL     string   // SOCKERLESS_ENDPOINT_URL: a custom AWS endpoint (the simulator)
+	DockerHost      string   // SOCKERLESS_DOCKER_HOST: tcp://host:port or unix:///path
+	ECRRepository   string   // SOCKERLESS_ECR_REPOSITORY: where derived images are pushed
+	ECRPullThrough  string   // SOCKERLESS_ECR_PULL_THROUGH_PREFIX: the Docker Hub pull-through cache rule
+	EFSAccessPoint  string   // SOCKERLESS_EFS_ACCESS_POINT_ARN: where named volumes live; none means no volumes
 
 	// TLS on the Docker API, as dockerd: --tlsverify, --tlscacert, --tlscert, --tlskey.
 	TLSVerify   bool   // SOCKERLESS_TLS_VERIFY: require client certificates signed by TLSCACert
@@ -105,19 +106,20 @@ var (
 // variable and what is allowed.
 func configFromEnv() (Config, error) {
 	c := Config{
-		Region:         getenv("AWS_REGION", "us-east-1"),
-		RoleARN:        os.Getenv("SOCKERLESS_LAMBDA_ROLE_ARN"),
-		LogGroup:       getenv("SOCKERLESS_LAMBDA_LOG_GROUP", "/sockerless/lambda"),
-		Architecture:   getenv("SOCKERLESS_LAMBDA_ARCHITECTURE", "x86_64"),
-		Subnets:        splitList(os.Getenv("SOCKERLESS_LAMBDA_SUBNETS")),
-		SecurityGroups: splitList(os.Getenv("SOCKERLESS_LAMBDA_SECURITY_GROUPS")),
-		CallbackURL:    os.Getenv("SOCKERLESS_CALLBACK_URL"),
-		CallbackListen: os.Getenv("SOCKERLESS_CALLBACK_LISTEN"),
-		EndpointURL:    os.Getenv("SOCKERLESS_ENDPOINT_URL"),
-		DockerHost:     getenv("SOCKERLESS_DOCKER_HOST", "tcp://127.0.0.1:3375"),
-		ECRRepository:  getenv("SOCKERLESS_ECR_REPOSITORY", "sockerless"),
-		ECRPullThrough: getenv("SOCKERLESS_ECR_PULL_THROUGH_PREFIX", "docker-hub"),
-		EFSAccessPoint: os.Getenv("SOCKERLESS_EFS_ACCESS_POINT_ARN"),
+		Region:          getenv("AWS_REGION", "us-east-1"),
+		RoleARN:         os.Getenv("SOCKERLESS_LAMBDA_ROLE_ARN"),
+		LogGroup:        getenv("SOCKERLESS_LAMBDA_LOG_GROUP", "/sockerless/lambda"),
+		JournalLogGroup: os.Getenv("SOCKERLESS_JOURNAL_LOG_GROUP"),
+		Architecture:    getenv("SOCKERLESS_LAMBDA_ARCHITECTURE", "x86_64"),
+		Subnets:         splitList(os.Getenv("SOCKERLESS_LAMBDA_SUBNETS")),
+		SecurityGroups:  splitList(os.Getenv("SOCKERLESS_LAMBDA_SECURITY_GROUPS")),
+		CallbackURL:     os.Getenv("SOCKERLESS_CALLBACK_URL"),
+		CallbackListen:  os.Getenv("SOCKERLESS_CALLBACK_LISTEN"),
+		EndpointURL:     os.Getenv("SOCKERLESS_ENDPOINT_URL"),
+		DockerHost:      getenv("SOCKERLESS_DOCKER_HOST", "tcp://127.0.0.1:3375"),
+		ECRRepository:   getenv("SOCKERLESS_ECR_REPOSITORY", "sockerless"),
+		ECRPullThrough:  getenv("SOCKERLESS_ECR_PULL_THROUGH_PREFIX", "docker-hub"),
+		EFSAccessPoint:  os.Getenv("SOCKERLESS_EFS_ACCESS_POINT_ARN"),
 	}
 	var err error
 	if c.MemorySize, err = intEnv("SOCKERLESS_LAMBDA_MEMORY_SIZE", 1024, 128, 10240, "MB"); err != nil {
@@ -163,6 +165,15 @@ func (c *Config) validate() error {
 	}
 	if !logGroupRE.MatchString(c.LogGroup) {
 		return fmt.Errorf("SOCKERLESS_LAMBDA_LOG_GROUP: %q is not a log group name (1-512 of A-Za-z0-9 . - _ / #)", c.LogGroup)
+	}
+	if c.JournalLogGroup == "" {
+		c.JournalLogGroup = c.LogGroup + "/journal"
+	}
+	if !logGroupRE.MatchString(c.JournalLogGroup) {
+		return fmt.Errorf("SOCKERLESS_JOURNAL_LOG_GROUP: %q is not a log group name (1-512 of A-Za-z0-9 . - _ / #)", c.JournalLogGroup)
+	}
+	if c.JournalLogGroup == c.LogGroup {
+		return fmt.Errorf("SOCKERLESS_JOURNAL_LOG_GROUP: must differ from SOCKERLESS_LAMBDA_LOG_GROUP: the functions may write to their log group, and must not be able to forge the backend's records")
 	}
 	for _, s := range c.Subnets {
 		if !subnetRE.MatchString(s) {

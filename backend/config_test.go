@@ -15,6 +15,9 @@ func TestConfigDefaults(t *testing.T) {
 	if c.Region != "us-east-1" || c.LogGroup != "/sockerless/lambda" || c.MemorySize != 1024 || c.Timeout != 900 {
 		t.Errorf("defaults: got region %q, log group %q, memory %d, timeout %d", c.Region, c.LogGroup, c.MemorySize, c.Timeout)
 	}
+	if c.JournalLogGroup != "/sockerless/lambda/journal" {
+		t.Errorf("journal log group default: got %q", c.JournalLogGroup)
+	}
 	if c.DockerHost != "tcp://127.0.0.1:3375" {
 		t.Errorf("docker host default: got %q", c.DockerHost)
 	}
@@ -38,6 +41,7 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{"bad region", "AWS_REGION", "mars", "AWS_REGION"},
 		{"bad endpoint", "SOCKERLESS_ENDPOINT_URL", "localhost:4566", "SOCKERLESS_ENDPOINT_URL"},
 		{"bad architecture", "SOCKERLESS_LAMBDA_ARCHITECTURE", "riscv", "SOCKERLESS_LAMBDA_ARCHITECTURE"},
+		{"journal in the functions' group", "SOCKERLESS_JOURNAL_LOG_GROUP", "/sockerless/lambda", "SOCKERLESS_JOURNAL_LOG_GROUP: must differ from SOCKERLESS_LAMBDA_LOG_GROUP"},
 		{"bad access point", "SOCKERLESS_EFS_ACCESS_POINT_ARN", "fsap-0123", "SOCKERLESS_EFS_ACCESS_POINT_ARN: \"fsap-0123\" is not an EFS access point ARN"},
 		{"access point without a VPC on AWS", "SOCKERLESS_EFS_ACCESS_POINT_ARN", "arn:aws:elasticfilesystem:us-east-1:123456789012:access-point/fsap-0123456789abcdef0", "SOCKERLESS_LAMBDA_SUBNETS is empty: Lambda mounts EFS only into functions in a VPC"},
 	}

@@ -439,10 +439,13 @@ func (b *Backend) removeContainer(ctx context.Context, ctr *Container) error {
 		}
 	}
 	// As docker rm removes a container's log file: its output goes too.
-	for _, stream := range append(b.store.Snap(ctr).LogStreams, journalStream(ctr.ID)) {
+	for _, stream := range b.store.Snap(ctr).LogStreams {
 		if err := b.deleteLogStream(ctx, ctr.LogGroup, stream); err != nil {
 			slog.Error("container log stream not deleted", "container", ctr.ID[:12], "stream", stream, "err", err)
 		}
+	}
+	if err := b.journal.remove(ctx, ctr.ID); err != nil {
+		slog.Error("container journal not deleted", "container", ctr.ID[:12], "err", err)
 	}
 	b.journal.locks.Delete(journalStream(ctr.ID))
 	b.containerEvent(ctr, events.ActionDestroy, nil)

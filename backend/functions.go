@@ -138,13 +138,15 @@ func (b *Backend) invoke(ctx context.Context, c *Container, inv protocol.Invocat
 	return id, nil
 }
 
-// ensureLogGroup creates the functions' log group unless it exists: it also
-// holds the containers' journals.
-func (b *Backend) ensureLogGroup(ctx context.Context) error {
-	_, err := b.aws.Logs.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(b.cfg.LogGroup)})
-	var exists *cwtypes.ResourceAlreadyExistsException
-	if err != nil && !errors.As(err, &exists) {
-		return fmt.Errorf("CloudWatch CreateLogGroup %s: %w", b.cfg.LogGroup, err)
+// ensureLogGroups creates the functions' log group and the journals' unless
+// they exist.
+func (b *Backend) ensureLogGroups(ctx context.Context) error {
+	for _, group := range []string{b.cfg.LogGroup, b.cfg.JournalLogGroup} {
+		_, err := b.aws.Logs.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(group)})
+		var exists *cwtypes.ResourceAlreadyExistsException
+		if err != nil && !errors.As(err, &exists) {
+			return fmt.Errorf("CloudWatch CreateLogGroup %s: %w", group, err)
+		}
 	}
 	return nil
 }

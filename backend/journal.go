@@ -20,9 +20,11 @@ import (
 // The journal keeps each container's record in AWS, so that a backend
 // restarted from nothing rebuilds `docker ps`, `inspect`, `wait` and `logs`:
 // one CloudWatch Logs stream per container, "sockerless/containers/<id>", in
-// the backend's log group, holding one JSON event per change (created,
-// started, exited, renamed, a new log stream). Lambda's own streams in the
-// same group are named "YYYY/MM/DD/...", so the two never mix.
+// the journal log group, holding one JSON event per change (created,
+// started, exited, renamed, a new log stream). The journals have a group of
+// their own, apart from the functions' output: the functions' role cannot
+// write to it (a container cannot forge the backend's records), and the
+// functions' log retention does not expire a long-lived container's record.
 const journalPrefix = "sockerless/containers/"
 
 // Journal entry kinds.
@@ -111,7 +113,7 @@ func (j *journal) append(c *Container, e journalEntry) {
 
 func (j *journal) ensureStream(ctx context.Context, stream string) error {
 	_, err := j.b.aws.Logs.CreateLogStream(ctx, &cloudwatchlogs.CreateLogStreamInput{
-		LogGroupName: aws.String(j.b.cfg.LogGroup), LogStreamName: aws.String(stream),
+		LogGroupName: aws.String(j.b.cfg.JournalLogGroup), LogStreamName: aws.String(stream),
 	})
 	var exists *cwtypes.ResourceAlreadyExistsException
 	if err != nil && !errors.As(err, &exists) {
@@ -131,7 +133,7 @@ func (j *journal) put(ctx context.Context, stream string, at time.Time, v any) e
 	mu.Lock()
 	defer mu.Unlock()
 	_, err = j.b.aws.Logs.PutLogEvents(ctx, &cloudwatchlogs.PutLogEventsInput{
-		LogGroupName:  aws.String(j.b.cfg.LogGroup),
+		LogGroupName:  aws.String(j.b.cfg.JournalLogGroup),
 		LogStreamName: aws.String(stream),
 		LogEvents:     []cwtypes.InputLogEvent{{Timestamp: aws.Int64(at.UnixMilli()), Message: aws.String(string(msg))}},
 	})
@@ -143,7 +145,7 @@ func (j *journal) put(ctx context.Context, stream string, at time.Time, v any) e
 
 // remove deletes the container's journal.
 func (j *journal) remove(ctx context.Context, id string) error {
-	return j.b.deleteLogStream(ctx, j.b.cfg.LogGroup, journalStream(id))
+	return j.b.deleteLogStream(ctx, j.b.cfg.JournalLogGroup, journalStream(id))
 }
 
 // record appends an entry to a shared journal stream (images, networks),
@@ -164,7 +166,7 @@ func (j *journal) record(stream string, e any) {
 func (j *journal) list(ctx context.Context) ([]string, error) {
 	var ids []string
 	p := cloudwatchlogs.NewDescribeLogStreamsPaginator(j.b.aws.Logs, &cloudwatchlogs.DescribeLogStreamsInput{
-		LogGroupName: aws.String(j.b.cfg.LogGroup), LogStreamNamePrefix: aws.String(journalPrefix),
+		LogGroupName: aws.String(j.b.cfg.JournalLogGroup), LogStreamNamePrefix: aws.String(journalPrefix),
 	})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -198,7 +200,7 @@ func (j *journal) readStream(ctx context.Context, stream string, fn func([]byte)
 	var token *string
 	for {
 		resp, err := j.b.aws.Logs.GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{
-			LogGroupName: aws.String(j.b.cfg.LogGroup), LogStreamName: aws.String(stream),
+			LogGroupName: aws.String(j.b.cfg.JournalLogGroup), LogStreamName: aws.String(stream),
 			StartFromHead: aws.Bool(true), NextToken: token,
 		})
 		var nf *cwtypes.ResourceNotFoundException

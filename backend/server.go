@@ -61,7 +61,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if err := b.registry.ensureRepository(ctx, cfg.ECRRepository); err != nil {
 		return nil, err
 	}
-	if err := b.ensureLogGroup(ctx); err != nil {
+	if err := b.ensureLogGroups(ctx); err != nil {
 		return nil, err
 	}
 	b.journal = &journal{b: b}

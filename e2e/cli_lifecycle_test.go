@@ -63,6 +63,16 @@ var _ = Describe("container lifecycle commands", func() {
 		Expect(names()).To(BeEmpty())
 	})
 
+	It("keeps the container's record in the journal log group, apart from the functions' output", func() {
+		r := docker("create", "busybox", "true")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		id := strings.TrimSpace(r.Stdout)
+		Expect(logStreams(journalLogGroup(), "sockerless/containers/"+id)).To(Equal([]string{"sockerless/containers/" + id}))
+		Expect(logStreams(functionLogGroup(), "sockerless/containers/"+id)).To(BeEmpty())
+		Expect(docker("rm", id).Code).To(Equal(0))
+		expectNothingLeft(id)
+	})
+
 	It("updates the memory of a container's function", func() {
 		name := "e2e-update-" + randomSuffix()
 		r := docker("create", "--name", name, "-m", "256m", "busybox", "true")

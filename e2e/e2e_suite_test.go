@@ -149,13 +149,28 @@ func expectNothingLeft(containerID string) {
 	Expect(strings.TrimSpace(r.Stdout)).To(BeEmpty(), "container still listed by docker ps -a")
 
 	// Its output and its journal go with it, as docker rm removes a log file.
-	for _, prefix := range []string{"sockerless/containers/" + containerID, time.Now().UTC().Format("2006/01/02/") + functionName(containerID)} {
-		out, err := logsAPI.DescribeLogStreams(context.Background(), &cloudwatchlogs.DescribeLogStreamsInput{
-			LogGroupName: aws.String(envOr("SOCKERLESS_LAMBDA_LOG_GROUP", "/sockerless/lambda")), LogStreamNamePrefix: aws.String(prefix),
-		})
-		Expect(err).NotTo(HaveOccurred())
-		Expect(out.LogStreams).To(BeEmpty(), "log streams left behind under %s", prefix)
+	Expect(logStreams(functionLogGroup(), time.Now().UTC().Format("2006/01/02/")+functionName(containerID))).To(BeEmpty(), "output left behind")
+	Expect(logStreams(journalLogGroup(), "sockerless/containers/"+containerID)).To(BeEmpty(), "journal left behind")
+}
+
+func functionLogGroup() string { return envOr("SOCKERLESS_LAMBDA_LOG_GROUP", "/sockerless/lambda") }
+
+func journalLogGroup() string {
+	return envOr("SOCKERLESS_JOURNAL_LOG_GROUP", functionLogGroup()+"/journal")
+}
+
+// logStreams lists the names of a log group's streams with a prefix.
+func logStreams(group, prefix string) []string {
+	GinkgoHelper()
+	out, err := logsAPI.DescribeLogStreams(context.Background(), &cloudwatchlogs.DescribeLogStreamsInput{
+		LogGroupName: aws.String(group), LogStreamNamePrefix: aws.String(prefix),
+	})
+	Expect(err).NotTo(HaveOccurred())
+	var names []string
+	for _, s := range out.LogStreams {
+		names = append(names, aws.ToString(s.LogStreamName))
 	}
+	return names
 }
 
 // lambdaMemory is the MemorySize of a container's function.

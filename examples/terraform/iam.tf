@@ -207,8 +207,9 @@ data "aws_iam_policy_document" "backend" {
 
   # Start and restart (backend/functions.go, journal.go, recover.go):
   # CreateLogGroup makes the group if it is missing (here it exists, and
-  # the call answers that it does); DescribeLogStreams lists the container
-  # journals (prefix sockerless/containers/) and finds a run's log streams.
+  # the call answers that it does), for both groups; DescribeLogStreams lists
+  # the container journals (prefix sockerless/containers/) and finds a run's
+  # log streams.
   statement {
     sid     = "LogGroupAtStart"
     actions = ["logs:CreateLogGroup", "logs:DescribeLogStreams"]
@@ -216,12 +217,15 @@ data "aws_iam_policy_document" "backend" {
     resources = [
       aws_cloudwatch_log_group.functions.arn,
       "${aws_cloudwatch_log_group.functions.arn}:*",
+      aws_cloudwatch_log_group.journal.arn,
+      "${aws_cloudwatch_log_group.journal.arn}:*",
     ]
   }
 
-  # The journals (backend/journal.go, image_journal.go, networks.go): every
-  # create, start, exit, rename, update, pull and network change is an event
-  # in a stream of the log group; docker rm deletes the container's stream.
+  # The journals (backend/journal.go, image_journal.go, networks.go,
+  # volumes.go): every create, start, exit, rename, update, pull, network and
+  # volume change is an event in a stream of the journal group; docker rm
+  # deletes the container's journal and its output streams.
   statement {
     sid     = "WriteJournals"
     actions = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DeleteLogStream"]
@@ -229,6 +233,8 @@ data "aws_iam_policy_document" "backend" {
     resources = [
       aws_cloudwatch_log_group.functions.arn,
       "${aws_cloudwatch_log_group.functions.arn}:*",
+      aws_cloudwatch_log_group.journal.arn,
+      "${aws_cloudwatch_log_group.journal.arn}:*",
     ]
   }
 
@@ -242,6 +248,8 @@ data "aws_iam_policy_document" "backend" {
     resources = [
       aws_cloudwatch_log_group.functions.arn,
       "${aws_cloudwatch_log_group.functions.arn}:*",
+      aws_cloudwatch_log_group.journal.arn,
+      "${aws_cloudwatch_log_group.journal.arn}:*",
     ]
   }
 

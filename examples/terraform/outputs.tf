@@ -6,6 +6,7 @@ locals {
     AWS_REGION                         = local.region
     SOCKERLESS_LAMBDA_ROLE_ARN         = aws_iam_role.execution.arn
     SOCKERLESS_LAMBDA_LOG_GROUP        = aws_cloudwatch_log_group.functions.name
+    SOCKERLESS_JOURNAL_LOG_GROUP       = aws_cloudwatch_log_group.journal.name
     SOCKERLESS_ECR_REPOSITORY          = aws_ecr_repository.derived.name
     SOCKERLESS_ECR_PULL_THROUGH_PREFIX = aws_ecr_pull_through_cache_rule.docker_hub.ecr_repository_prefix
     SOCKERLESS_LAMBDA_SUBNETS          = join(",", var.subnet_ids)

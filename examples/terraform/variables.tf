@@ -25,13 +25,13 @@ variable "tags" {
 # ---------------------------------------------------------------------------
 
 variable "log_group_name" {
-  description = "The log group of every function and of the backend's journals (SOCKERLESS_LAMBDA_LOG_GROUP). One backend per log group."
+  description = "The log group of every function (SOCKERLESS_LAMBDA_LOG_GROUP); the backend's journals go to \"<name>/journal\" (SOCKERLESS_JOURNAL_LOG_GROUP). One backend per log group."
   type        = string
   default     = "/sockerless/lambda"
 }
 
 variable "log_retention_days" {
-  description = "Retention of the log group, in days; 0 keeps events forever. The backend keeps each container's record in a stream of this group: a container kept longer than the retention loses its first journal event and is not rebuilt after a backend restart."
+  description = "Retention of the functions' output, in days; 0 keeps events forever. docker logs reaches back this far. The journals' group never expires."
   type        = number
   default     = 30
 

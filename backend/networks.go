@@ -115,18 +115,20 @@ func (b *Backend) handleNetworkInspect(c *gin.Context) {
 	}
 	b.networks.mu.Lock()
 	out := *nw
+	b.networks.mu.Unlock()
+	out.Containers = b.activeEndpoints(nw)
+	writeJSON(c, http.StatusOK, out)
+}
+
+// activeEndpoints are the network's running (or paused) containers: as in
+// Docker, a stopped container has no endpoint, though it stays on the network.
+func (b *Backend) activeEndpoints(nw *network.Inspect) map[string]network.EndpointResource {
+	b.networks.mu.Lock()
 	members := make(map[string]network.EndpointResource, len(nw.Containers))
 	for id, ep := range nw.Containers {
 		members[id] = ep
 	}
 	b.networks.mu.Unlock()
-	out.Containers = b.activeEndpoints(members)
-	writeJSON(c, http.StatusOK, out)
-}
-
-// activeEndpoints keeps the running (or paused) containers: as in Docker, a
-// stopped container has no endpoint, though it stays on the network.
-func (b *Backend) activeEndpoints(members map[string]network.EndpointResource) map[string]network.EndpointResource {
 	out := map[string]network.EndpointResource{}
 	for _, c := range b.store.List() {
 		if ep, ok := members[c.ID]; ok && b.store.Snap(c).Status == stateRunning {
@@ -189,13 +191,7 @@ func (b *Backend) handleNetworkDelete(c *gin.Context) {
 }
 
 func (b *Backend) removeNetwork(nw *network.Inspect) error {
-	b.networks.mu.Lock()
-	members := make(map[string]network.EndpointResource, len(nw.Containers))
-	for id, ep := range nw.Containers {
-		members[id] = ep
-	}
-	b.networks.mu.Unlock()
-	active := b.activeEndpoints(members)
+	active := b.activeEndpoints(nw)
 	b.networks.mu.Lock()
 	defer b.networks.mu.Unlock()
 	if nw.Name == "bridge" {

@@ -29,14 +29,17 @@ func (b *Backend) controlRun(c *gin.Context) (*Container, *run, bool) {
 	return ctr, r, true
 }
 
-// handleContainerTop serves GET /containers/{id}/top from the agent's /proc,
-// as `ps -ef` would show it; ps_args are not interpreted.
+// handleContainerTop serves GET /containers/{id}/top: the agent lists the
+// container's processes from /proc as `ps <ps_args>` (default -ef) shows them,
+// with procps's columns. A failure is answered as dockerd answers a failing
+// ps: 500 with ps's message (ps: error: ...), or dockerd's own ("Couldn't
+// find PID field in ps output").
 func (b *Backend) handleContainerTop(c *gin.Context) {
 	_, r, ok := b.controlRun(c)
 	if !ok {
 		return
 	}
-	reply, err := r.request(protocol.Message{Type: protocol.MsgTop}, agentTimeout)
+	reply, err := r.request(protocol.Message{Type: protocol.MsgTop, PsArgs: c.Query("ps_args")}, agentTimeout)
 	if err != nil {
 		writeError(c, err)
 		return

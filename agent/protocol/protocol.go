@@ -171,7 +171,7 @@ const (
 	MsgStarted = "started" // agent → backend, exec ID started as Pid
 	MsgPause   = "pause"   // backend → agent, SIGSTOP every process of the container
 	MsgUnpause = "unpause" // backend → agent, SIGCONT every process of the container
-	MsgTop     = "top"     // backend → agent, request Req: list the processes
+	MsgTop     = "top"     // backend → agent, request Req: list the processes as `ps PsArgs`
 	MsgStats   = "stats"   // backend → agent, request Req: one sample of the sandbox's accounting
 	MsgReply   = "reply"   // agent → backend, answer to request Req (Error, Top, Stats)
 	MsgPurged  = "purged"  // agent → backend, these directories of Invocation.Purge are gone
@@ -217,6 +217,9 @@ type Message struct {
 	Req   string `json:"req,omitempty"`
 	Top   *Top   `json:"top,omitempty"`
 	Stats *Stats `json:"stats,omitempty"`
+	// PsArgs are top's `ps` options (the Docker API's ps_args; "" is -ef).
+	// Agents before it ignore it and always answer -ef's columns.
+	PsArgs string `json:"psArgs,omitempty"`
 
 	// signal: a signal name ("TERM", "SIGKILL") or number ("9")
 	Signal string `json:"signal,omitempty"`

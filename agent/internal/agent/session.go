@@ -264,7 +264,7 @@ func (r *run) handleControl(m protocol.Message) {
 		r.link.sendMsg(protocol.Message{Type: protocol.MsgReply, Req: m.Req})
 	case protocol.MsgTop:
 		go func() {
-			top, err := listProcesses()
+			top, err := listProcesses(m.PsArgs)
 			reply := protocol.Message{Type: protocol.MsgReply, Req: m.Req, Top: top}
 			if err != nil {
 				reply.Error = err.Error()

@@ -136,28 +136,6 @@ func (b *Backend) handleContainerCreate(c *gin.Context) {
 	writeJSON(c, http.StatusCreated, container.CreateResponse{ID: ctr.ID, Warnings: nonNil(warnings)})
 }
 
-// checkHostConfig refuses what Lambda cannot do and warns about what it
-// ignores, never silently.
-func checkHostConfig(hc *container.HostConfig, cfg *container.Config) ([]string, error) {
-	var warnings []string
-	if hc.Privileged {
-		return nil, badRequest("privileged containers are not supported: Lambda runs functions in a sandbox without privileges")
-	}
-	if len(hc.Devices) > 0 {
-		return nil, badRequest("devices are not supported: Lambda functions have no access to host devices")
-	}
-	if hc.NetworkMode.IsHost() {
-		return nil, badRequest("host networking is not supported: each Lambda function has its own network sandbox")
-	}
-	if len(hc.PortBindings) > 0 || hc.PublishAllPorts {
-		warnings = append(warnings, "Published ports are ignored: Lambda functions accept no inbound connections.")
-	}
-	if hc.RestartPolicy.Name != "" && hc.RestartPolicy.Name != container.RestartPolicyDisabled {
-		warnings = append(warnings, fmt.Sprintf("Restart policy %q is ignored: containers on Lambda are not restarted automatically.", hc.RestartPolicy.Name))
-	}
-	return warnings, nil
-}
-
 // processArgs resolves the command as Docker does: the request's Entrypoint
 // replaces the image's (and drops the image's Cmd); the request's Cmd
 // replaces the image's Cmd.

@@ -131,6 +131,24 @@ func (b *Backend) resolveMounts(cfg *container.Config, hc *container.HostConfig,
 			return nil, nil, err
 		}
 	}
+	// --volumes-from: the other container's volumes, at the same paths.
+	for _, from := range hc.VolumesFrom {
+		ref, mode, _ := strings.Cut(from, ":")
+		if mode != "" && mode != "ro" && mode != "rw" {
+			return nil, nil, badRequest("invalid mode for volumes-from: %s", mode)
+		}
+		src, err := b.store.Lookup(ref)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, m := range src.Mounts {
+			if m.Type == mountVolume && !seen[m.Path] {
+				if err := add(mountSpec{Type: mountVolume, Name: m.Name, Path: m.Path, ReadOnly: mode == "ro" || (mode == "" && m.ReadOnly)}); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+	}
 	for _, p := range sortedKeys(hc.Tmpfs) {
 		if err := add(mountSpec{Type: mountTmpfs, Path: p}); err != nil {
 			return nil, nil, err

@@ -101,6 +101,21 @@ var _ = Describe("docker run with the docker CLI", func() {
 	})
 })
 
+var _ = Describe("settings Lambda cannot honour", func() {
+	It("are named in one warning, and the container runs", func() {
+		r := docker("run", "--rm", "--cpus", "1", "--dns", "192.0.2.1", "--cap-add", "NET_ADMIN", "--ulimit", "nofile=1024:1024", "busybox", "echo", "ran")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(Equal("ran\n"))
+		Expect(r.Stderr).To(ContainSubstring("WARNING: Ignored on Lambda: --cap-add, --cap-drop, --security-opt, --group-add (the sandbox fixes them); --cpus, --cpu-shares, --cpu-quota, --cpuset-cpus (CPU follows the memory size); --dns, --dns-search, --dns-option, --add-host (Lambda sets the function's name resolution); --pids-limit, --ulimit,"))
+	})
+
+	It("refuses shared namespaces with the reason", func() {
+		r := docker("run", "--rm", "--pid", "host", "busybox", "true")
+		Expect(r.Code).To(Equal(125))
+		Expect(r.Stderr).To(ContainSubstring("--pid=host is not supported: each Lambda function has its own sandbox"))
+	})
+})
+
 var _ = Describe("docker run -u", func() {
 	It("warns that Lambda's one sandbox user runs the process, and runs it", func() {
 		r := docker("run", "--rm", "-u", "1000:1000", "busybox", "id", "-u")

@@ -62,6 +62,20 @@ var _ = Describe("volumes on EFS", func() {
 		}
 	})
 
+	It("shares another container's volumes with --volumes-from", func() {
+		vol, holder := "e2e-volfrom-"+randomSuffix(), "e2e-holder-"+randomSuffix()
+		r := docker("run", "--name", holder, "-v", vol+":/shared", "busybox", "sh", "-c", "echo from-holder > /shared/f")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		r = docker("run", "--rm", "--volumes-from", holder, "busybox", "cat", "/shared/f")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(Equal("from-holder\n"))
+		r = docker("run", "--rm", "--volumes-from", "e2e-no-such-holder", "busybox", "true")
+		Expect(r.Code).To(Equal(125))
+		Expect(r.Stderr).To(ContainSubstring("No such container: e2e-no-such-holder"))
+		Expect(docker("rm", holder).Code).To(Equal(0))
+		Expect(docker("volume", "rm", vol).Code).To(Equal(0))
+	})
+
 	It("gives -v /path an anonymous volume that --rm removes", func() {
 		before := docker("volume", "ls", "-q").Stdout
 		r := docker("run", "--rm", "-v", "/scratch", "busybox", "sh", "-c", "echo anon > /scratch/x && cat /scratch/x")

@@ -55,7 +55,7 @@ func ignoredSettings(hc *container.HostConfig, cfg *container.Config) []string {
 		"--dns, --dns-search, --dns-option, --add-host (Lambda sets the function's name resolution)":                    len(hc.DNS) > 0 || len(hc.DNSSearch) > 0 || len(hc.DNSOptions) > 0 || len(hc.ExtraHosts) > 0,
 		"--link (functions cannot reach each other)":                                                                    len(hc.Links) > 0,
 		"--log-driver, --log-opt (output goes to CloudWatch Logs)":                                                      (hc.LogConfig.Type != "" && hc.LogConfig.Type != "json-file" && hc.LogConfig.Type != "awslogs") || len(hc.LogConfig.Config) > 0,
-		"--health-cmd and the image's HEALTHCHECK (no health checks run; health is none)":                               cfg.Healthcheck != nil && len(cfg.Healthcheck.Test) > 0 && cfg.Healthcheck.Test[0] != "NONE",
+		"--health-cmd (no health checks run; health is none)":                                                           cfg.Healthcheck != nil && len(cfg.Healthcheck.Test) > 0 && cfg.Healthcheck.Test[0] != "NONE",
 		"--mac-address, --domainname (Lambda sets the function's network)":                                              cfg.MacAddress != "" || cfg.Domainname != "",
 	}
 	var out []string

@@ -3,7 +3,11 @@ package e2e
 import (
 	"context"
 	"fmt"
-
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -24,26 +28,65 @@ const (
 	backendImage   = "sockerless/backend-lambda:dev"
 )
 
-// spawnContainer starts image as a stack process.
+// stackctl is the e2e/stackctl command, built once: it starts a stack
+// container with testcontainers-go.
+var (
+	stackctlOnce sync.Once
+	stackctlPath string
+	stackctlErr  error
+)
+
+func buildStackctl() (string, error) {
+	stackctlOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sockerless-stackctl-")
+		if err != nil {
+			stackctlErr = err
+			return
+		}
+		stackctlPath = filepath.Join(dir, "stackctl")
+		out, err := exec.Command("go", "build", "-o", stackctlPath, "./stackctl").CombinedOutput()
+		if err != nil {
+			stackctlErr = fmt.Errorf("build e2e/stackctl: %w\n%s", err, out)
+		}
+	})
+	return stackctlPath, stackctlErr
+}
+
+// spawnContainer starts image as a stack process: created and started by
+// testcontainers-go (in stackctl), then followed with the Docker SDK.
 func (s *stack) spawnContainer(image string, withSocket bool, env ...string) (*proc, error) {
 	ctx := context.Background()
-	cli, err := client.NewClientWithOpts(client.WithHost(envOr("SOCKERLESS_E2E_ENGINE_HOST", "unix:///var/run/docker.sock")), client.WithAPIVersionNegotiation())
+	engineHost := envOr("SOCKERLESS_E2E_ENGINE_HOST", "unix:///var/run/docker.sock")
+	cli, err := client.NewClientWithOpts(client.WithHost(engineHost), client.WithAPIVersionNegotiation())
 	if err != nil {
 		return nil, err
 	}
-	hc := &container.HostConfig{NetworkMode: "host", PidMode: "host", AutoRemove: false}
+	ctl, err := buildStackctl()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"-image", image}
+	for _, kv := range env {
+		args = append(args, "-env", kv)
+	}
 	if withSocket {
 		// The EFS directory at the same path: the engine mounts it into
 		// functions by the simulator's path for it.
-		hc.Binds = []string{"/var/run/docker.sock:/var/run/docker.sock", s.efsDir + ":" + s.efsDir}
+		args = append(args, "-bind", "/var/run/docker.sock:/var/run/docker.sock", "-bind", s.efsDir+":"+s.efsDir)
 	}
-	created, err := cli.ContainerCreate(ctx, &container.Config{Image: image, Env: env, Labels: map[string]string{"sockerless-e2e": "stack"}}, hc, nil, nil, "")
+	cmd := exec.Command(ctl, args...)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+engineHost, "TESTCONTAINERS_RYUK_DISABLED=true", "DOCKER_CONTEXT=")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("create a %s container (run scripts/build-stack-images.sh first): %w", image, err)
+		return nil, fmt.Errorf("start a %s container with testcontainers-go (run scripts/build-stack-images.sh first): %w: %s", image, err, stderr.String())
 	}
-	if err := cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
-		return nil, fmt.Errorf("start %s: %w", image, err)
+	lines := strings.Fields(string(out))
+	if len(lines) == 0 {
+		return nil, fmt.Errorf("stackctl printed no container ID: %s", stderr.String())
 	}
+	created := struct{ ID string }{lines[len(lines)-1]}
 	p := &proc{name: image, out: &safeBuffer{}, exited: make(chan struct{})}
 	p.signal = func(sig string) { _ = cli.ContainerKill(ctx, created.ID, sig) }
 	go func() {

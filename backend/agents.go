@@ -264,6 +264,14 @@ func (b *Backend) exited(r *run, sess *yamux.Session, m protocol.Message) {
 		return
 	}
 	r.send(protocol.Message{Type: protocol.MsgExitAck})
+	if m.Reason == "timeout" {
+		// Said in the log by the agent; said here to attached clients.
+		stream := protocol.StreamStderr
+		if r.container.Config.Tty {
+			stream = protocol.StreamStdout
+		}
+		r.container.hub.write(r, stream, []byte(protocol.DeadlineMessage))
+	}
 	b.finishRun(r, code, m.Error)
 }
 

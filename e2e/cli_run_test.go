@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -113,6 +114,26 @@ var _ = Describe("settings Lambda cannot honour", func() {
 		r := docker("run", "--rm", "--pid", "host", "busybox", "true")
 		Expect(r.Code).To(Equal(125))
 		Expect(r.Stderr).To(ContainSubstring("--pid=host is not supported: each Lambda function has its own sandbox"))
+	})
+})
+
+var _ = Describe("the function's time limit", func() {
+	It("ends a container that outlives it with 137 and says why, live and in docker logs", func() {
+		sock := filepath.Join(GinkgoT().TempDir(), "docker.sock")
+		secondBackend([]string{"-H", "unix://" + sock}, "SOCKERLESS_LAMBDA_TIMEOUT=4")
+		at := []string{"-H", "unix://" + sock}
+		Eventually(func() result { return dockerAt(at, "info", "--format", "{{.OSType}}") }).
+			WithTimeout(30 * time.Second).Should(HaveField("Stdout", "linux\n"))
+		name := "e2e-timeout-" + randomSuffix()
+		r := dockerAt(at, "run", "--name", name, "busybox", "sh", "-c", "echo started; sleep 60")
+		Expect(r.Code).To(Equal(137), r.Stderr)
+		Expect(r.Stdout).To(Equal("started\n"))
+		const why = "sockerless: the process was killed: the Lambda invocation reached its time limit"
+		Expect(r.Stderr).To(ContainSubstring(why))
+		Eventually(func() string { return dockerAt(at, "logs", name).Stderr }).WithTimeout(20 * time.Second).Should(ContainSubstring(why))
+		Expect(dockerAt(at, "inspect", "--format", "{{.State.ExitCode}} {{.State.Error}}", name).Stdout).
+			To(Equal("137 the process was killed because the Lambda invocation deadline was reached\n"))
+		Expect(dockerAt(at, "rm", name).Code).To(Equal(0))
 	})
 })
 

@@ -84,12 +84,14 @@ func dockerAt(global []string, args ...string) result {
 	GinkgoHelper()
 	cmd := exec.Command("docker", append(global, args...)...)
 	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+dockerCfg, "DOCKER_HOST=", "DOCKER_TLS_VERIFY=", "DOCKER_CERT_PATH=")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if ee, ok := err.(*exec.ExitError); ok {
-		return result{Stdout: string(out), Stderr: string(ee.Stderr), Code: ee.ExitCode()}
+		return result{Stdout: string(out), Stderr: stderr.String(), Code: ee.ExitCode()}
 	}
 	Expect(err).NotTo(HaveOccurred())
-	return result{Stdout: string(out)}
+	return result{Stdout: string(out), Stderr: stderr.String()}
 }
 
 var _ = Describe("listening", func() {

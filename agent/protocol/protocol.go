@@ -302,6 +302,11 @@ type LogLine struct {
 	Time       time.Time `json:"time"`       // when the agent read them
 }
 
+// DeadlineMessage ends the output of a container that the invocation's time
+// limit stopped: the agent writes it to the log (docker logs) and the backend
+// to attached clients, on stderr (stdout with a TTY), so that users see why.
+const DeadlineMessage = "sockerless: the process was killed: the Lambda invocation reached its time limit (the function timeout, SOCKERLESS_LAMBDA_TIMEOUT, 15 minutes at most)\n"
+
 // ExitRecord is the last line the agent writes for a container run, so that the
 // exit code can be recovered from CloudWatch when no backend saw it.
 type ExitRecord struct {

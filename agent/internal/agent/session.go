@@ -525,6 +525,11 @@ wait:
 		res.code = 128 + int(syscall.SIGKILL)
 		res.reason = "timeout"
 		res.err = "the process was killed because the Lambda invocation deadline was reached"
+		stream := protocol.StreamStderr
+		if ps.spec.Tty {
+			stream = protocol.StreamStdout
+		}
+		r.a.log.line(stream, []byte(protocol.DeadlineMessage))
 	}
 	return res
 }

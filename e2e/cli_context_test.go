@@ -1,13 +1,8 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"os"
-	"os/exec"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -20,26 +15,7 @@ import (
 // the contexts in that config.
 func dockerInConfig(configDir string, env []string, args ...string) result {
 	GinkgoHelper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "docker", args...)
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); k != "DOCKER_HOST" && k != "DOCKER_CONTEXT" && k != "DOCKER_CONFIG" {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(append(cmd.Env, "DOCKER_CONFIG="+configDir), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		Fail("docker " + strings.Join(args, " ") + ": " + err.Error())
-	}
-	return result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+	return runCLI("docker", args, append([]string{"DOCKER_HOST=", "DOCKER_CONTEXT=", "DOCKER_CONFIG=" + configDir}, env...), "", "")
 }
 
 var _ = Describe("docker context", func() {

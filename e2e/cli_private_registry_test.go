@@ -1,14 +1,11 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
-	"errors"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -81,23 +78,7 @@ func (r *privateRegistry) hasManifest(repo, tag string) bool {
 // dockerAs runs the docker CLI against host with its own DOCKER_CONFIG
 // (where docker login keeps credentials).
 func dockerAs(host, config, stdin string, args ...string) result {
-	GinkgoHelper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "docker", args...)
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+host, "DOCKER_CONFIG="+config, "DOCKER_CONTEXT=")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	cmd.Stdin = strings.NewReader(stdin)
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		Fail("docker " + strings.Join(args, " ") + ": " + err.Error())
-	}
-	return result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+	return runCLI("docker", args, []string{"DOCKER_HOST=" + host, "DOCKER_CONFIG=" + config, "DOCKER_CONTEXT="}, "", stdin)
 }
 
 var _ = Describe("a private registry (docker login, X-Registry-Auth)", Ordered, Serial, func() {

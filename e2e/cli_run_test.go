@@ -119,11 +119,7 @@ var _ = Describe("settings Lambda cannot honour", func() {
 
 var _ = Describe("the function's time limit", func() {
 	It("ends a container that outlives it with 137 and says why, live and in docker logs", func() {
-		sock := filepath.Join(GinkgoT().TempDir(), "docker.sock")
-		secondBackend([]string{"-H", "unix://" + sock}, "SOCKERLESS_LAMBDA_TIMEOUT=4")
-		at := []string{"-H", "unix://" + sock}
-		Eventually(func() result { return dockerAt(at, "info", "--format", "{{.OSType}}") }).
-			WithTimeout(30 * time.Second).Should(HaveField("Stdout", "linux\n"))
+		at := secondBackendOnSocket("SOCKERLESS_LAMBDA_TIMEOUT=4")
 		name := "e2e-timeout-" + randomSuffix()
 		r := dockerAt(at, "run", "--name", name, "busybox", "sh", "-c", "echo started; sleep 60")
 		Expect(r.Code).To(Equal(137), r.Stderr)

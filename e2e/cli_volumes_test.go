@@ -100,11 +100,7 @@ var _ = Describe("volumes on EFS", func() {
 	})
 
 	It("are a clear error on a backend without an access point, never an empty directory", func() {
-		sock := filepath.Join(GinkgoT().TempDir(), "docker.sock")
-		secondBackend([]string{"-H", "unix://" + sock}, "SOCKERLESS_EFS_ACCESS_POINT_ARN=")
-		at := []string{"-H", "unix://" + sock}
-		Eventually(func() result { return dockerAt(at, "info", "--format", "{{.OSType}}") }).
-			WithTimeout(30 * time.Second).Should(HaveField("Stdout", "linux\n"))
+		at := secondBackendOnSocket("SOCKERLESS_EFS_ACCESS_POINT_ARN=")
 		r := dockerAt(at, "volume", "create", "e2e-vol")
 		Expect(r.Code).NotTo(Equal(0))
 		Expect(r.Stderr).To(ContainSubstring("set SOCKERLESS_EFS_ACCESS_POINT_ARN"))

@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,23 +31,8 @@ services:
 // compose runs docker-compose (Debian's, the Python v1) on a project against
 // the backend.
 func compose(dir, project string, env []string, args ...string) result {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "docker-compose", append([]string{"--ansi", "never", "-p", project}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+sut.DockerHost, "DOCKER_CONFIG="+dockerCfg, "DOCKER_CONTEXT=")
-	cmd.Env = append(cmd.Env, env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		Fail("docker-compose " + strings.Join(args, " ") + ": " + err.Error())
-	}
-	return result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+	return runCLI("docker-compose", append([]string{"--ansi", "never", "-p", project}, args...),
+		append([]string{"DOCKER_HOST=" + sut.DockerHost, "DOCKER_CONFIG=" + dockerCfg, "DOCKER_CONTEXT="}, env...), dir, "")
 }
 
 // projectContainers lists the IDs of a compose project's containers.

@@ -94,10 +94,17 @@ func docker(args ...string) result {
 }
 
 func dockerWithInput(stdin string, args ...string) result {
+	return runCLI("docker", args, []string{"DOCKER_HOST=" + sut.DockerHost, "DOCKER_CONFIG=" + dockerCfg, "DOCKER_CONTEXT="}, "", stdin)
+}
+
+// runCLI runs a client (docker, docker-compose) with env over this process's
+// environment, in dir, with stdin, for 3 minutes at most.
+func runCLI(name string, args, env []string, dir, stdin string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "docker", args...)
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+sut.DockerHost, "DOCKER_CONFIG="+dockerCfg, "DOCKER_CONTEXT=")
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Dir = dir
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if stdin != "" {
@@ -109,7 +116,7 @@ func dockerWithInput(stdin string, args ...string) result {
 	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
-		Fail("docker " + strings.Join(args, " ") + ": " + err.Error())
+		Fail(name + " " + strings.Join(args, " ") + ": " + err.Error())
 	}
 	return result{Stdout: out.String(), Stderr: errb.String(), Code: code}
 }

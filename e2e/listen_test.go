@@ -79,19 +79,23 @@ func secondBackend(args []string, env ...string) *exec.Cmd {
 	return cmd
 }
 
+// secondBackendOnSocket starts another backend (see secondBackend) on a unix
+// socket, waits until it answers, and returns the docker CLI's options to
+// reach it.
+func secondBackendOnSocket(env ...string) []string {
+	GinkgoHelper()
+	sock := filepath.Join(GinkgoT().TempDir(), "docker.sock")
+	secondBackend([]string{"-H", "unix://" + sock}, env...)
+	at := []string{"-H", "unix://" + sock}
+	Eventually(func() result { return dockerAt(at, "info", "--format", "{{.OSType}}") }).
+		WithTimeout(30 * time.Second).Should(HaveField("Stdout", "linux\n"))
+	return at
+}
+
 // dockerAt runs the docker CLI with the given global options.
 func dockerAt(global []string, args ...string) result {
 	GinkgoHelper()
-	cmd := exec.Command("docker", append(global, args...)...)
-	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+dockerCfg, "DOCKER_HOST=", "DOCKER_TLS_VERIFY=", "DOCKER_CERT_PATH=")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return result{Stdout: string(out), Stderr: stderr.String(), Code: ee.ExitCode()}
-	}
-	Expect(err).NotTo(HaveOccurred())
-	return result{Stdout: string(out), Stderr: stderr.String()}
+	return runCLI("docker", append(global, args...), []string{"DOCKER_CONFIG=" + dockerCfg, "DOCKER_HOST=", "DOCKER_CONTEXT=", "DOCKER_TLS_VERIFY=", "DOCKER_CERT_PATH="}, "", "")
 }
 
 var _ = Describe("listening", func() {
@@ -113,10 +117,7 @@ var _ = Describe("listening", func() {
 	})
 
 	It("serves a unix socket", func() {
-		sock := filepath.Join(GinkgoT().TempDir(), "docker.sock")
-		secondBackend([]string{"-H", "unix://" + sock})
-		Eventually(func() result { return dockerAt([]string{"-H", "unix://" + sock}, "info", "--format", "{{.OSType}}") }).
-			WithTimeout(30 * time.Second).Should(HaveField("Stdout", "linux\n"))
+		secondBackendOnSocket()
 	})
 
 	It("refuses plain TCP beyond loopback unless explicitly allowed", func() {

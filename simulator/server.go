@@ -79,7 +79,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.STS = sts.New(cfg.AccountID)
 	if s.Lambda, err = lambda.New(lambda.Config{
-		Region: cfg.Region, AccountID: cfg.AccountID, DataDir: s.dataDir,
+		Region: cfg.Region, AccountID: cfg.AccountID, DataDir: s.dataDir, Ephemeral: s.tempDir,
 		PendingDelay: cfg.PendingDelay, IdleTimeout: cfg.IdleTimeout,
 		AccountConcurrency: cfg.AccountConcurrency, RuntimeAPIHost: cfg.RuntimeAPIHost,
 	}, s.Logs, s.ECR, s.EFS); err != nil {

@@ -43,6 +43,7 @@ type dockerHost struct {
 
 	pullMu sync.Mutex
 	pulls  map[string]*sync.Mutex // one pull at a time per image
+	pulled []string               // the images this simulator pulled, under pullMu
 }
 
 func newDockerHost(runtimeAPIHost string) (*dockerHost, error) {
@@ -123,7 +124,26 @@ func (d *dockerHost) ensureImage(ctx context.Context, ref, auth string) error {
 	if err := jsonmessage.DisplayJSONMessagesStream(rc, io.Discard, 0, false, nil); err != nil {
 		return fmt.Errorf("pull %s: %w", ref, err)
 	}
+	d.pullMu.Lock()
+	d.pulled = append(d.pulled, ref)
+	d.pullMu.Unlock()
 	return nil
+}
+
+// removePulled removes from the engine the function images this simulator
+// pulled, so that a stopped simulator leaves none behind. An image still in
+// use (another simulator's environment) stays.
+func (d *dockerHost) removePulled(ctx context.Context) {
+	d.pullMu.Lock()
+	refs := d.pulled
+	d.pulled = nil
+	d.pullMu.Unlock()
+	slog.Debug("lambda: removing the images pulled", "images", refs)
+	for _, ref := range refs {
+		if _, err := d.client.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true}); err != nil {
+			slog.Debug("lambda: pulled image kept", "image", ref, "err", err)
+		}
+	}
 }
 
 // removeOrphans removes environment containers whose simulator died: those

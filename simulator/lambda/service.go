@@ -20,6 +20,7 @@ type Config struct {
 	Region       string
 	AccountID    string
 	DataDir      string
+	Ephemeral    bool // DataDir goes at exit: so do the functions and the images pulled for them
 	PendingDelay time.Duration
 	IdleTimeout  time.Duration // default 5m
 
@@ -125,6 +126,11 @@ func (s *Service) Close(ctx context.Context) error {
 	}
 	// Catch containers whose environment was still being created.
 	err := s.docker.removeLabelled(ctx, labelInstance+"="+s.instance)
+	if s.cfg.Ephemeral {
+		// The functions are gone with the simulator, and so are the images
+		// it pulled for them.
+		s.docker.removePulled(ctx)
+	}
 	return errors.Join(err, s.docker.client.Close())
 }
 

@@ -96,6 +96,20 @@ func (b *Backend) newCreatedFS(ctx context.Context, ctr *Container) (*createdFS,
 	for p, h := range idx {
 		fs.entries[p] = h
 	}
+	// A mount hides what the image has at its path: an empty directory
+	// here (a volume's files are on EFS, where only functions reach).
+	for _, m := range ctr.Mounts {
+		for p := range fs.entries {
+			if p == m.Path || strings.HasPrefix(p, m.Path+"/") {
+				delete(fs.entries, p)
+			}
+		}
+		for dir := m.Path; dir != "/"; dir = path.Dir(dir) {
+			if _, ok := fs.entries[dir]; !ok || dir == m.Path {
+				fs.entries[dir] = &tar.Header{Typeflag: tar.TypeDir, Name: dir[1:] + "/", Mode: 0o755, ModTime: ctr.Created}
+			}
+		}
+	}
 	for _, a := range b.agents.staged.list(ctr.ID) {
 		tr := tar.NewReader(bytes.NewReader(a.tar))
 		for {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -74,6 +75,32 @@ var _ = Describe("volumes on EFS", func() {
 		Expect(r.Stderr).To(ContainSubstring("No such container: e2e-no-such-holder"))
 		Expect(docker("rm", holder).Code).To(Equal(0))
 		Expect(docker("volume", "rm", vol).Code).To(Equal(0))
+	})
+
+	It("copies into and out of a volume with docker cp, the mount path a directory as in Docker", func() {
+		vol, name := "e2e-cpvol-"+randomSuffix(), "e2e-cpvol-"+randomSuffix()
+		r := docker("create", "--name", name, "-v", vol+":/data", "busybox", "cat", "/data/in/f")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		src := GinkgoT().TempDir()
+		Expect(os.MkdirAll(filepath.Join(src, "in"), 0o755)).To(Succeed())
+		Expect(os.WriteFile(filepath.Join(src, "in", "f"), []byte("copied in\n"), 0o644)).To(Succeed())
+		// Before the start, as CI runners do.
+		Expect(docker("cp", filepath.Join(src, "in"), name+":/data/").Code).To(Equal(0))
+		r = docker("start", "-a", name)
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(Equal("copied in\n"))
+		Expect(docker("rm", name).Code).To(Equal(0))
+
+		r = docker("run", "-d", "--name", name, "-v", vol+":/data", "busybox", "sleep", "60")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		DeferCleanup(func() { docker("rm", "-f", name); docker("volume", "rm", vol) })
+		dst := filepath.Join(GinkgoT().TempDir(), "out")
+		r = docker("cp", name+":/data", dst)
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		fi, err := os.Lstat(dst)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(fi.IsDir()).To(BeTrue(), "docker cp of a mount path gave %v, not a directory", fi.Mode())
+		Expect(os.ReadFile(filepath.Join(dst, "in", "f"))).To(Equal([]byte("copied in\n")))
 	})
 
 	It("gives -v /path an anonymous volume that --rm removes", func() {

@@ -18,7 +18,7 @@ import (
 
 // serveArchive answers one file operation (docker cp): one ArchiveReply line,
 // then for a get the tar of the path, rooted at its base name as Docker does.
-func serveArchive(st net.Conn, h protocol.StreamHeader, diag func(string, ...any)) {
+func serveArchive(st net.Conn, h protocol.StreamHeader, mounts []protocol.Mount, diag func(string, ...any)) {
 	defer st.Close()
 	reply := func(r protocol.ArchiveReply) bool {
 		b, _ := json.Marshal(r)
@@ -29,22 +29,25 @@ func serveArchive(st net.Conn, h protocol.StreamHeader, diag func(string, ...any
 		reply(archiveError(fmt.Errorf("path %q is not absolute", h.Path), protocol.ErrInvalid))
 		return
 	}
+	// A mount path is a link in the image; docker cp sees the mount.
+	path := throughMounts(h.Path, mounts)
 	switch h.Op {
 	case protocol.ArchiveStat, protocol.ArchiveGet:
-		stat, err := pathStat(h.Path)
+		stat, err := pathStat(path)
 		if err != nil {
 			reply(archiveError(err, ""))
 			return
 		}
+		stat.Name = filepath.Base(filepath.Clean(h.Path))
 		if !reply(protocol.ArchiveReply{Stat: stat}) || h.Op == protocol.ArchiveStat {
 			return
 		}
-		if err := writeTar(st, h.Path); err != nil {
+		if err := writeTar(st, path, h.Path); err != nil {
 			// The reply is out; cutting the tar short is how the client learns.
 			diag("archive get %s: %v", h.Path, err)
 		}
 	case protocol.ArchivePut:
-		err := extractTar(st, h.Path, h.NoOverwriteDirNonDir)
+		err := extractTar(st, path, h.NoOverwriteDirNonDir, mounts)
 		_, _ = io.Copy(io.Discard, st) // the rest, up to the backend's half-close
 		if err != nil {
 			reply(archiveError(err, ""))
@@ -81,12 +84,33 @@ func pathStat(path string) (*protocol.PathStat, error) {
 	return st, nil
 }
 
-// writeTar writes path as a tar whose entries start with its base name
-// ("." for a path ending in "/.", whose contents are then copied).
-func writeTar(w io.Writer, path string) error {
+// throughMounts replaces a mount path at the start of path with where the
+// mount really is (see protocol.Mount).
+func throughMounts(path string, mounts []protocol.Mount) string {
+	clean := filepath.Clean(path)
+	for _, m := range mounts {
+		real := m.Dir
+		if real == "" {
+			real = m.Link
+		}
+		if clean == m.Path || strings.HasPrefix(clean, m.Path+"/") {
+			out := real + strings.TrimPrefix(clean, m.Path)
+			if strings.HasSuffix(path, "/.") {
+				out += "/."
+			}
+			return out
+		}
+	}
+	return path
+}
+
+// writeTar writes path as a tar whose entries start with the base name of
+// asked, the path the client asked for ("." for one ending in "/.", whose
+// contents are then copied).
+func writeTar(w io.Writer, path, asked string) error {
 	root := filepath.Clean(path)
-	name := filepath.Base(root)
-	if strings.HasSuffix(path, "/.") {
+	name := filepath.Base(filepath.Clean(asked))
+	if strings.HasSuffix(asked, "/.") {
 		name = "."
 	}
 	tw := tar.NewWriter(w)
@@ -132,7 +156,7 @@ func writeTar(w io.Writer, path string) error {
 
 // extractTar unpacks a tar into the existing directory dir, like the
 // daemon's PUT /containers/{id}/archive.
-func extractTar(r io.Reader, dir string, noOverwriteDirNonDir bool) error {
+func extractTar(r io.Reader, dir string, noOverwriteDirNonDir bool, mounts []protocol.Mount) error {
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return err
@@ -157,7 +181,7 @@ func extractTar(r io.Reader, dir string, noOverwriteDirNonDir bool) error {
 		if filepath.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") {
 			return fmt.Errorf("tar entry %q is outside the extraction point", hdr.Name)
 		}
-		target := filepath.Join(dir, name)
+		target := throughMounts(filepath.Join(dir, name), mounts)
 		if old, err := os.Lstat(target); err == nil && noOverwriteDirNonDir {
 			if old.IsDir() != (hdr.Typeflag == tar.TypeDir) {
 				return fmt.Errorf("cannot overwrite %s %q with a %s", kindOf(old.IsDir()), target, kindOf(!old.IsDir()))

@@ -311,7 +311,7 @@ func (r *run) handleStream(st net.Conn, h protocol.StreamHeader) {
 			}
 		}
 	case protocol.StreamArchive:
-		serveArchive(st, h, r.diag)
+		serveArchive(st, h, r.inv.Mounts, r.diag)
 	default:
 		r.diag("refusing %s stream", h.Kind)
 		_ = st.Close()

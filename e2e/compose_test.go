@@ -12,20 +12,27 @@ import (
 )
 
 // composeFile is a two-service project: a long-running service and a job that
-// exits with the code given by JOB_EXIT. No published ports and no build:
+// exits with the code given by JOB_EXIT, sharing a named volume (EFS). No
+// published ports and no build:
 // Lambda functions accept no inbound connections, and the backend builds no
 // images.
 const composeFile = `version: "3.8"
 services:
   worker:
     image: busybox:latest
-    command: ["sh", "-c", "echo \"worker $$ROLE ready\"; exec sleep 300"]
+    command: ["sh", "-c", "echo worker-was-here > /shared/mark; echo \"worker $$ROLE ready\"; exec sleep 300"]
     environment:
       ROLE: background
+    volumes:
+      - shared:/shared
   job:
     image: busybox:latest
     command: ["sh", "-c", "echo job ran in $$(pwd); exit ${JOB_EXIT:-0}"]
     working_dir: /tmp
+    volumes:
+      - shared:/shared
+volumes:
+  shared: {}
 `
 
 // compose runs docker-compose (Debian's, the Python v1) on a project against
@@ -53,7 +60,7 @@ var _ = Describe("docker-compose", func() {
 		dir = GinkgoT().TempDir()
 		Expect(os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte(composeFile), 0o644)).To(Succeed())
 		project = "e2e" + randomSuffix()
-		DeferCleanup(func() { compose(dir, project, nil, "down", "--timeout", "1") })
+		DeferCleanup(func() { compose(dir, project, nil, "down", "--volumes", "--timeout", "1") })
 	})
 
 	It("brings a two-service stack up and down, with ps and logs", func() {
@@ -96,9 +103,16 @@ var _ = Describe("docker-compose", func() {
 			return compose(dir, project, nil, "logs", "--no-color", "worker").Stdout
 		}).WithTimeout(30 * time.Second).WithPolling(250 * time.Millisecond).Should(MatchRegexp(`(?m)^worker_1\s+\| worker background ready$`))
 
-		r = compose(dir, project, nil, "down", "--timeout", "2")
+		// The services share the project's named volume.
+		r = compose(dir, project, nil, "run", "--rm", "-T", "job", "cat", "/shared/mark")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(Equal("worker-was-here\n"))
+
+		r = compose(dir, project, nil, "down", "--volumes", "--timeout", "2")
 		Expect(r.Code).To(Equal(0), r.Stderr)
 		Expect(r.Stderr).To(ContainSubstring("Removing network " + project + "_default"))
+		Expect(r.Stderr).To(ContainSubstring("Removing volume " + project + "_shared"))
+		Expect(docker("volume", "ls", "-q", "--filter", "name="+project).Stdout).To(BeEmpty(), "down --volumes removes the project's volume")
 		Expect(projectContainers(project)).To(BeEmpty())
 		r = docker("network", "ls", "-q", "--filter", "name="+project)
 		Expect(r.Code).To(Equal(0), r.Stderr)

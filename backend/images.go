@@ -394,13 +394,19 @@ func (b *Backend) handleImageList(c *gin.Context) {
 		if args.Contains("label") && !args.MatchKVList("label", img.Config.Config.Labels) {
 			continue
 		}
-		out = append(out, image.Summary{
-			ID: img.ID, RepoTags: nonNil(tags), RepoDigests: nonNil(digests),
-			Created: img.Created.Unix(), Size: img.Size, SharedSize: -1, Containers: -1,
-			Labels: img.Config.Config.Labels,
-		})
+		out = append(out, imageSummary(img, tags, digests, -1))
 	}
 	writeJSON(c, http.StatusOK, out)
+}
+
+// imageSummary is img as docker images and docker system df show it;
+// containers is -1 when not counted.
+func imageSummary(img *Image, tags, digests []string, containers int64) image.Summary {
+	return image.Summary{
+		ID: img.ID, RepoTags: nonNil(tags), RepoDigests: nonNil(digests),
+		Created: img.Created.Unix(), Size: img.Size, SharedSize: -1, Containers: containers,
+		Labels: img.Config.Config.Labels,
+	}
 }
 
 // matchReferences keeps the tags that match one of the patterns, as Docker's

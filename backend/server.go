@@ -167,6 +167,8 @@ func (b *Backend) handler() http.Handler {
 	r.HEAD("/_ping", b.handlePing)
 	r.GET("/version", b.handleVersion)
 	r.GET("/info", b.handleInfo)
+	r.GET("/system/df", b.handleSystemDF)
+	r.POST("/auth", b.handleAuth)
 	r.GET("/events", b.handleEvents)
 	b.unsupportedRoutes(r)
 

@@ -8,8 +8,10 @@ import (
 	"runtime"
 
 	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/api/types/system"
+	"github.com/docker/docker/api/types/volume"
 	"github.com/gin-gonic/gin"
 )
 
@@ -85,3 +87,26 @@ func (b *Backend) handleInfo(c *gin.Context) {
 }
 
 func writeJSONLine(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }
+
+// handleSystemDF serves GET /system/df from the backend's cache. Volumes are
+// on EFS, where only functions reach: their size is unknown (-1).
+func (b *Backend) handleSystemDF(c *gin.Context) {
+	du := types.DiskUsage{BuildCache: []*build.CacheRecord{}}
+	uses := map[string]int64{}
+	for _, ctr := range b.store.List() {
+		s := summary(ctr, b.store.Snap(ctr))
+		du.Containers = append(du.Containers, &s)
+		uses[ctr.Image.ID]++
+	}
+	for _, img := range b.store.Images() {
+		du.LayersSize += img.Size
+		s := imageSummary(img, img.RepoTags, img.RepoDigests, uses[img.ID])
+		du.Images = append(du.Images, &s)
+	}
+	for _, vol := range b.sortedVolumes() {
+		v := b.volumeInfo(vol)
+		v.UsageData = &volume.UsageData{Size: -1, RefCount: int64(len(b.usersOf(vol.Name)))}
+		du.Volumes = append(du.Volumes, v)
+	}
+	writeJSON(c, http.StatusOK, du)
+}

@@ -1,10 +1,6 @@
 package backend
 
 import (
-	"net/http"
-
-	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/api/types/build"
 	"github.com/gin-gonic/gin"
 )
 
@@ -24,20 +20,4 @@ func (b *Backend) unsupportedRoutes(r gin.IRoutes) {
 	for _, p := range []string{"/swarm", "/swarm/init", "/swarm/join", "/swarm/leave", "/services", "/services/create", "/nodes", "/tasks", "/secrets", "/secrets/create", "/configs", "/configs/create"} {
 		r.Any(p, say("swarm mode is not supported: containers run as Lambda functions, not on swarm nodes"))
 	}
-	r.GET("/system/df", b.handleSystemDF)
-	r.POST("/auth", b.handleAuth)
-}
-
-// handleSystemDF serves GET /system/df from the backend's cache.
-func (b *Backend) handleSystemDF(c *gin.Context) {
-	var du types.DiskUsage
-	for _, img := range b.store.Images() {
-		du.LayersSize += img.Size
-	}
-	for _, ctr := range b.store.List() {
-		s := summary(ctr, b.store.Snap(ctr))
-		du.Containers = append(du.Containers, &s)
-	}
-	du.BuildCache = []*build.CacheRecord{}
-	writeJSON(c, http.StatusOK, du)
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -101,6 +102,25 @@ var _ = Describe("volumes on EFS", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(fi.IsDir()).To(BeTrue(), "docker cp of a mount path gave %v, not a directory", fi.Mode())
 		Expect(os.ReadFile(filepath.Join(dst, "in", "f"))).To(Equal([]byte("copied in\n")))
+	})
+
+	It("counts images and volumes in docker system df", func() {
+		vol := "e2e-df-" + randomSuffix()
+		Expect(docker("pull", "busybox").Code).To(Equal(0))
+		Expect(docker("volume", "create", vol).Code).To(Equal(0))
+		DeferCleanup(func() { docker("volume", "rm", vol) })
+		r := docker("system", "df", "--format", "{{.Type}}={{.TotalCount}}")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		counts := map[string]int{}
+		for _, line := range strings.Split(strings.TrimSpace(r.Stdout), "\n") {
+			k, v, _ := strings.Cut(line, "=")
+			counts[k], _ = strconv.Atoi(v)
+		}
+		Expect(counts["Images"]).To(BeNumerically(">=", 1), r.Stdout)
+		Expect(counts["Local Volumes"]).To(BeNumerically(">=", 1), r.Stdout)
+		r = docker("system", "df", "-v", "--format", "{{range .Volumes}}{{.Name}} {{.Links}}\n{{end}}")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(ContainSubstring(vol + " 0\n"))
 	})
 
 	It("gives -v /path an anonymous volume that --rm removes", func() {

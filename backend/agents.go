@@ -264,23 +264,23 @@ func (b *Backend) exited(r *run, sess *yamux.Session, m protocol.Message) {
 		return
 	}
 	r.send(protocol.Message{Type: protocol.MsgExitAck})
-	if m.Reason == "timeout" {
-		// Said in the log by the agent; said here to attached clients.
-		stream := protocol.StreamStderr
-		if r.container.Config.Tty {
-			stream = protocol.StreamStdout
-		}
-		r.container.hub.write(r, stream, []byte(protocol.DeadlineMessage))
-	}
-	b.finishRun(r, code, m.Error)
+	b.finishRun(r, code, m.Error, m.Reason)
 }
 
 // finishRun records the end of a run, once: exit code, waiters woken,
 // attached clients closed, token revoked, and the container removed when
 // it was started with --rm.
-func (b *Backend) finishRun(r *run, code int, errMsg string) {
+func (b *Backend) finishRun(r *run, code int, errMsg, reason string) {
 	r.endOnce.Do(func() {
 		c := r.container
+		if reason == "timeout" {
+			// Said in the log by the agent; said here to attached clients.
+			stream := protocol.StreamStderr
+			if c.Config.Tty {
+				stream = protocol.StreamStdout
+			}
+			c.hub.write(r, stream, []byte(protocol.DeadlineMessage))
+		}
 		b.agents.revoke(r)
 		b.agents.staged.take(c.ID)
 		b.recordExit(c, code, errMsg, time.Now().UTC())

@@ -84,12 +84,6 @@ func (b *Backend) handleContainerCreate(c *gin.Context) {
 		Image: img, LogGroup: b.cfg.LogGroup,
 	}
 	ctr.FunctionName = functionName(ctr.ID)
-	mounts, mountWarnings, err := b.resolveMounts(req.Config, req.HostConfig, img)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	ctr.Mounts, warnings = mounts, append(warnings, mountWarnings...)
 	if w := userWarning(ctr.user()); w != "" {
 		warnings = append(warnings, w)
 	}
@@ -107,7 +101,21 @@ func (b *Backend) handleContainerCreate(c *gin.Context) {
 		}
 	}
 	name = "/" + strings.TrimPrefix(name, "/")
-	if err := b.store.Reserve(ctr, name); err != nil {
+	// From resolving the volumes to reserving the container, no volume it
+	// mounts can be removed: docker volume rm waits, then sees it in use.
+	b.volumes.use.RLock()
+	mounts, mountWarnings, err := b.resolveMounts(req.Config, req.HostConfig, img)
+	if err == nil {
+		ctr.Mounts, warnings = mounts, append(warnings, mountWarnings...)
+		if err = b.store.Reserve(ctr, name); err != nil {
+			b.volumes.use.RUnlock()
+			b.removeAnonymousVolumes(ctr)
+			writeError(c, err)
+			return
+		}
+	}
+	b.volumes.use.RUnlock()
+	if err != nil {
 		writeError(c, err)
 		return
 	}
@@ -260,8 +268,10 @@ func (b *Backend) start(ctx context.Context, ctr *Container) error {
 	})
 	requestID, err := b.invoke(ctx, ctr, inv)
 	if err != nil {
-		// The process never ran: the container did not start.
+		// The process never ran: the container did not start. Whoever
+		// waits on the run (a docker logs -f) learns it is over.
 		b.agents.revoke(r)
+		r.endOnce.Do(func() { close(r.done) })
 		b.store.Update(ctr, func(c *Container) {
 			c.status = stateCreated
 			c.startedAt = time.Time{}

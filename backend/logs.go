@@ -159,8 +159,9 @@ func (b *Backend) handleContainerLogs(c *gin.Context) {
 	// A follower subscribes before the history is read, so that the two
 	// overlap rather than leave a hole.
 	var f *follower
+	var known map[string]int64
 	if opts.follow && snap.Status == stateRunning && snap.Run != nil {
-		f = ctr.hub.follow(snap.Run)
+		f, known = ctr.hub.follow(snap.Run)
 		defer ctr.hub.unfollow(f)
 	}
 	lines, err := lr.next(ctx, snap.LogStreams)
@@ -192,12 +193,10 @@ func (b *Backend) handleContainerLogs(c *gin.Context) {
 		return
 	}
 	r := snap.Run
-	r.mu.Lock()
-	cur := newCursor(w, r.requestID)
-	r.mu.Unlock()
+	cur := newCursor(w, r, known)
 	for i, l := range lines {
 		var err error
-		if l.request == cur.request {
+		if cur.ours(l) {
 			err = cur.fromCloudWatch(l, i >= cut)
 		} else if i >= cut {
 			err = w.write(l.Stream, []byte(l.Log), l.Time)

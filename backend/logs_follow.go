@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"sort"
 	"sync"
@@ -30,13 +31,14 @@ type liveChunk struct {
 
 // follower receives a run's live output for one docker logs -f.
 type follower struct {
+	run    *run
 	mu     sync.Mutex
 	chunks []liveChunk
 	size   int
 	notify chan struct{} // signalled when chunks arrive
 }
 
-func newFollower() *follower { return &follower{notify: make(chan struct{}, 1)} }
+func newFollower(r *run) *follower { return &follower{run: r, notify: make(chan struct{}, 1)} }
 
 // deliver queues a chunk without blocking; a full buffer drops it.
 func (f *follower) deliver(c liveChunk) {
@@ -62,31 +64,50 @@ func (f *follower) take() []liveChunk {
 
 // cursor writes a run's output once, in order per stream, from either
 // source: emitted is how much of each stream has been written (or skipped),
+// known how much exists (so a shortfall is a gap only CloudWatch can fill),
 // pending holds live chunks that came after a gap.
 type cursor struct {
 	w       *logWriter
-	request string           // the run's Lambda request ID: its lines in CloudWatch
+	run     *run
 	emitted map[string]int64 // by stream
+	known   map[string]int64 // by stream
 	cw      map[string]int64 // how much of each stream CloudWatch has given
 	pending []liveChunk
 }
 
-func newCursor(w *logWriter, request string) *cursor {
-	return &cursor{w: w, request: request, emitted: map[string]int64{}, cw: map[string]int64{}}
+func newCursor(w *logWriter, r *run, known map[string]int64) *cursor {
+	return &cursor{w: w, run: r, emitted: map[string]int64{}, known: known, cw: map[string]int64{}}
 }
 
-// put writes the part of data (at off in stream) not written yet. A part
-// beyond a gap is not written: false. With show false the bytes are only
-// counted as done (cut by --tail).
-func (c *cursor) put(stream string, off int64, data []byte, at time.Time, show bool) (bool, error) {
+// ours reports whether a CloudWatch line is of the run: its request ID (known
+// once Invoke has answered) names the run's lines.
+func (c *cursor) ours(l logLine) bool {
+	c.run.mu.Lock()
+	id := c.run.requestID
+	c.run.mu.Unlock()
+	return id != "" && l.request == id
+}
+
+// learn raises what is known to exist of each stream.
+func (c *cursor) learn(sizes map[string]int64) {
+	for k, v := range sizes {
+		c.known[k] = max(c.known[k], v)
+	}
+}
+
+// put writes the part of data, n bytes at off in stream, not written yet (n
+// differs from len(data) only for a CloudWatch line whose bytes were not
+// UTF-8). A part beyond a gap is not written: false. With show false the
+// bytes are only counted as done (cut by --tail).
+func (c *cursor) put(stream string, off int64, data []byte, n int, at time.Time, show bool) (bool, error) {
 	done := c.emitted[stream]
 	if off > done {
 		return false, nil
 	}
-	if end := off + int64(len(data)); end > done {
+	if end := off + int64(n); end > done {
 		c.emitted[stream] = end
 		if show {
-			return true, c.w.write(stream, data[done-off:], at)
+			return true, c.w.write(stream, data[min(done-off, int64(len(data))):], at)
 		}
 	}
 	return true, nil
@@ -94,9 +115,15 @@ func (c *cursor) put(stream string, off int64, data []byte, at time.Time, show b
 
 // fromCloudWatch takes one of the run's lines from CloudWatch.
 func (c *cursor) fromCloudWatch(l logLine, show bool) error {
-	off := c.cw[l.Stream]
-	c.cw[l.Stream] += int64(len(l.Log))
-	if _, err := c.put(l.Stream, off, []byte(l.Log), l.Time, show); err != nil {
+	off, n := c.cw[l.Stream], len(l.Log)
+	if l.Off != nil {
+		off = *l.Off
+	}
+	if l.N != nil {
+		n = *l.N
+	}
+	c.cw[l.Stream] = off + int64(n)
+	if _, err := c.put(l.Stream, off, []byte(l.Log), n, l.Time, show); err != nil {
 		return err
 	}
 	return c.flushPending()
@@ -104,6 +131,9 @@ func (c *cursor) fromCloudWatch(l logLine, show bool) error {
 
 // live takes chunks from the agent's connection; those after a gap wait.
 func (c *cursor) live(chunks []liveChunk) error {
+	for _, ch := range chunks {
+		c.known[ch.stream] = max(c.known[ch.stream], ch.off+int64(len(ch.data)))
+	}
 	c.pending = append(c.pending, chunks...)
 	return c.flushPending()
 }
@@ -113,7 +143,7 @@ func (c *cursor) flushPending() error {
 	kept := c.pending[:0]
 	size := 0
 	for _, ch := range c.pending {
-		ok, err := c.put(ch.stream, ch.off, ch.data, ch.at, true)
+		ok, err := c.put(ch.stream, ch.off, ch.data, len(ch.data), ch.at, true)
 		if err != nil {
 			return err
 		}
@@ -126,8 +156,32 @@ func (c *cursor) flushPending() error {
 	return nil
 }
 
-// gap reports whether live output waits for bytes only CloudWatch has.
-func (c *cursor) gap() bool { return len(c.pending) > 0 }
+// gap reports whether output is known that only CloudWatch can give: live
+// chunks wait behind a hole, or bytes that came before the follower did (or
+// that a full buffer dropped) have not been written.
+func (c *cursor) gap() bool {
+	if len(c.pending) > 0 {
+		return true
+	}
+	for k, v := range c.known {
+		if c.emitted[k] < v {
+			return true
+		}
+	}
+	return false
+}
+
+// fill writes the run's lines among lines; the others are another run's.
+func (c *cursor) fill(lines []logLine) error {
+	for _, l := range lines {
+		if c.ours(l) {
+			if err := c.fromCloudWatch(l, true); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
 // followLive writes the run's output as it comes, until the run ends (when
 // all its output has been received) or the client leaves.
@@ -146,12 +200,14 @@ func (b *Backend) followLive(ctx context.Context, lr *logReader, r *run, f *foll
 			if cur.live(f.take()) != nil {
 				return
 			}
+			cur.learn(r.delivered())
 			if cur.gap() || !r.everConnected() {
-				lines, _ := b.awaitExitRecord(ctx, lr, r.container, b.store.Snap(r.container), nil)
-				for _, l := range lines {
-					if l.request == cur.request && cur.fromCloudWatch(l, true) != nil {
-						return
-					}
+				lines, err := b.awaitExitRecord(ctx, lr, r.container, b.store.Snap(r.container), nil)
+				if err != nil {
+					slog.Warn("docker logs -f: the last lines from CloudWatch", "container", r.container.ID[:12], "err", err)
+				}
+				if cur.fill(lines) != nil {
+					return
 				}
 			}
 			fl.Flush()
@@ -162,18 +218,17 @@ func (b *Backend) followLive(ctx context.Context, lr *logReader, r *run, f *foll
 		case <-tick.C:
 			// CloudWatch only when live output cannot do: a gap to fill, or
 			// no agent connected. Its GetLogEvents quota is shared by the
-			// account (25 a second).
+			// account (25 a second); a refusal is retried at the next tick.
 			if !cur.gap() && r.live() {
 				continue
 			}
 			lines, err := lr.next(ctx, b.store.Snap(r.container).LogStreams)
 			if err != nil {
-				return
+				slog.Warn("docker logs -f: reading CloudWatch", "container", r.container.ID[:12], "err", err)
+				continue
 			}
-			for _, l := range lines {
-				if l.request == cur.request && cur.fromCloudWatch(l, true) != nil {
-					return
-				}
+			if cur.fill(lines) != nil {
+				return
 			}
 		}
 	}

@@ -31,6 +31,7 @@ const (
 type mountSpec struct {
 	Type     string `json:"type"`           // volume or tmpfs
 	Name     string `json:"name,omitempty"` // the volume's name
+	Dir      string `json:"dir,omitempty"`  // the volume's directory on the access point
 	Path     string `json:"path"`           // in the container
 	ReadOnly bool   `json:"readOnly,omitempty"`
 }
@@ -82,13 +83,32 @@ func (b *Backend) resolveMounts(cfg *container.Config, hc *container.HostConfig,
 		if !path.IsAbs(m.Path) || p == "/" {
 			return badRequest("invalid mount config: mount path must be absolute and not \"/\": %q", m.Path)
 		}
-		for _, reserved := range []string{efsMountPath, "/opt/sockerless", "/proc", "/sys", "/dev"} {
-			if p == reserved || strings.HasPrefix(p, reserved+"/") {
-				return badRequest("invalid mount config: %s is reserved on Lambda and cannot be a mount point", p)
+		if p == "/tmp" {
+			// The function's own /tmp is already private to the
+			// environment and emptied after each run: a tmpfs there is
+			// what it is; a volume cannot replace it.
+			if m.Type == mountVolume && m.Name != "" {
+				return badRequest("invalid mount config: a volume cannot be mounted at /tmp on Lambda: /tmp is the function's own storage; mount it elsewhere")
+			}
+			m.Type, m.Name = mountTmpfs, ""
+		} else {
+			// Neither at, under nor above what the function needs: a link
+			// over /opt would hide the agent, one over /mnt the EFS mount.
+			for _, reserved := range []string{efsMountPath, "/opt/sockerless", "/proc", "/sys", "/dev", mountLinkDir} {
+				if p == reserved || strings.HasPrefix(p, reserved+"/") || strings.HasPrefix(reserved, p+"/") {
+					return badRequest("invalid mount config: %s is reserved on Lambda and cannot be a mount point", p)
+				}
 			}
 		}
 		if seen[p] {
 			return badRequest("Duplicate mount point: %s", p)
+		}
+		// A mount inside another would be a link inside a link: on EFS it
+		// would change the outer volume for everyone.
+		for other := range seen {
+			if other != "/tmp" && p != "/tmp" && (strings.HasPrefix(p, other+"/") || strings.HasPrefix(other, p+"/")) {
+				return badRequest("invalid mount config: %s and %s are nested: nested mounts are not supported on Lambda", other, p)
+			}
 		}
 		seen[p] = true
 		m.Path = p
@@ -185,7 +205,7 @@ func (b *Backend) resolveMounts(cfg *container.Config, hc *container.HostConfig,
 		if err != nil {
 			return nil, nil, err
 		}
-		specs[i].Name = vol.Name
+		specs[i].Name, specs[i].Dir = vol.Name, vol.Dir
 	}
 	return specs, warnings, nil
 }
@@ -228,15 +248,22 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// agentMounts are the mounts as the agent makes them.
+// agentMounts are the mounts as the agent makes them. A tmpfs at /tmp is the
+// function's /tmp as it is: nothing to make.
 func (b *Backend) agentMounts(c *Container) []protocol.Mount {
 	var out []protocol.Mount
 	for _, m := range c.Mounts {
+		if m.Path == "/tmp" {
+			continue
+		}
 		pm := protocol.Mount{Path: m.Path, Link: m.link()}
 		if m.Type == mountVolume {
-			dir := m.Name // a volume removed meanwhile (impossible while used) keeps a sane path
-			if vol, ok := b.volumes.get(m.Name); ok {
-				dir = vol.Dir
+			dir := m.Dir
+			if vol, ok := b.volumes.get(m.Name); ok && dir == "" {
+				dir = vol.Dir // a record from before mounts kept their directory
+			}
+			if dir == "" {
+				continue // never the whole access point
 			}
 			pm.Dir = efsMountPath + "/" + dir
 		}
@@ -251,10 +278,7 @@ func (b *Backend) mountPoints(c *Container) []container.MountPoint {
 	for _, m := range c.Mounts {
 		mp := container.MountPoint{Type: mount.Type(m.Type), Destination: m.Path, RW: true, Mode: ""}
 		if m.Type == mountVolume {
-			mp.Name, mp.Driver = m.Name, "local"
-			if vol, ok := b.volumes.get(m.Name); ok {
-				mp.Source = efsMountPath + "/" + vol.Dir
-			}
+			mp.Name, mp.Driver, mp.Source = m.Name, "local", efsMountPath+"/"+m.Dir
 		}
 		out = append(out, mp)
 	}

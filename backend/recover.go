@@ -193,14 +193,14 @@ func (b *Backend) watchRun(r *run, grace time.Duration) {
 			continue
 		}
 		if exit, ok := lr.exits[reqID]; ok {
-			b.finishRun(r, exit.Code, exit.Error)
+			b.finishRun(r, exit.Code, exit.Error, exit.Reason)
 			return
 		}
 		if lr.ended[reqID] {
 			if endedAt.IsZero() {
 				endedAt = time.Now()
 			} else if time.Since(endedAt) > 5*time.Second {
-				b.finishRun(r, 137, "the function's invocation ended without its agent reporting an exit code (Lambda timeout or crash)")
+				b.finishRun(r, 137, "the function's invocation ended without its agent reporting an exit code (Lambda timeout or crash)", "")
 				return
 			}
 		}

@@ -122,8 +122,6 @@ type hub struct {
 	mu        sync.Mutex
 	subs      map[*attachment]struct{}
 	followers map[*follower]struct{} // docker logs -f: never slow the process
-	run       *run                   // the run whose output counts are kept
-	counts    map[string]int64       // bytes of the run's output so far, by stream
 }
 
 // attachment is one attached client.
@@ -168,13 +166,14 @@ func (h *hub) snapshot() []*attachment {
 // write copies p, the next bytes of run r's stream, to every client attached
 // to stream and every follower.
 func (h *hub) write(r *run, stream string, p []byte) {
+	// While the sink is written, the run has delivered what precedes p.
+	off := r.in.Delivered(protocol.StreamKey("", stream))
 	h.mu.Lock()
-	h.switchRun(r)
-	off := h.counts[stream]
-	h.counts[stream] += int64(len(p))
 	followers := make([]*follower, 0, len(h.followers))
 	for f := range h.followers {
-		followers = append(followers, f)
+		if f.run == r {
+			followers = append(followers, f)
+		}
 	}
 	h.mu.Unlock()
 	for _, f := range followers {
@@ -197,25 +196,27 @@ func (h *hub) write(r *run, stream string, p []byte) {
 	}
 }
 
-// switchRun starts the counts afresh for a new run; under h.mu.
-func (h *hub) switchRun(r *run) {
-	if h.run != r {
-		h.run, h.counts = r, map[string]int64{}
-	}
-}
-
 // follow adds a follower of run r's output: it gets every chunk written from
-// now on, each with its offset in the run's stream.
-func (h *hub) follow(r *run) *follower {
+// now on, each with its offset in the run's stream, and learns how much of
+// each stream the run had delivered before.
+func (h *hub) follow(r *run) (*follower, map[string]int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.switchRun(r)
 	if h.followers == nil {
 		h.followers = map[*follower]struct{}{}
 	}
-	f := newFollower()
+	f := newFollower(r)
 	h.followers[f] = struct{}{}
-	return f
+	return f, r.delivered()
+}
+
+// delivered is how much of the main process's output the run has received,
+// by stream.
+func (r *run) delivered() map[string]int64 {
+	return map[string]int64{
+		protocol.StreamStdout: r.in.Delivered(protocol.StreamKey("", protocol.StreamStdout)),
+		protocol.StreamStderr: r.in.Delivered(protocol.StreamKey("", protocol.StreamStderr)),
+	}
 }
 
 func (h *hub) unfollow(f *follower) {

@@ -47,6 +47,7 @@ type Volume struct {
 }
 
 type volumes struct {
+	use    sync.RWMutex // read: a create resolving its volumes; write: a volume's removal
 	mu     sync.Mutex
 	byName map[string]*Volume
 	// purge holds the directories (under efsMountPath) of removed volumes:
@@ -57,11 +58,16 @@ type volumes struct {
 
 func newVolumes() *volumes { return &volumes{byName: map[string]*Volume{}, purge: map[string]bool{}} }
 
-// pendingPurge lists the directories still to delete.
+// maxPurge bounds the directories one invocation is asked to delete, so that
+// the payload stays small; the rest go with later runs.
+const maxPurge = 32
+
+// pendingPurge lists the directories still to delete, at most maxPurge.
 func (v *volumes) pendingPurge() []string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return sortedKeys(v.purge)
+	dirs := sortedKeys(v.purge)
+	return dirs[:min(len(dirs), maxPurge)]
 }
 
 // purged records directories an agent deleted.
@@ -100,8 +106,8 @@ func (b *Backend) ensureVolume(name string, labels map[string]string) (*Volume, 
 		return nil, false, badRequest("create %s: %q includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path", name, name)
 	}
 	b.volumes.mu.Lock()
-	defer b.volumes.mu.Unlock()
 	if vol, ok := b.volumes.byName[name]; ok {
+		b.volumes.mu.Unlock()
 		return vol, false, nil
 	}
 	if labels == nil {
@@ -109,6 +115,7 @@ func (b *Backend) ensureVolume(name string, labels map[string]string) (*Volume, 
 	}
 	vol := &Volume{Name: name, Dir: name + "." + randomHex(6), CreatedAt: time.Now().UTC(), Labels: labels}
 	b.volumes.byName[name] = vol
+	b.volumes.mu.Unlock()
 	b.journal.record(volumeJournalStream, volumeEntry{Kind: "create", Volume: vol})
 	return vol, true, nil
 }
@@ -264,6 +271,8 @@ func (b *Backend) handleVolumeDelete(c *gin.Context) {
 // removeVolume forgets a volume no container uses. Its directory on EFS is
 // deleted by the next function that mounts the access point (see purge).
 func (b *Backend) removeVolume(name string) error {
+	b.volumes.use.Lock()
+	defer b.volumes.use.Unlock()
 	if users := b.usersOf(name); len(users) > 0 {
 		return conflict("remove %s: volume is in use - [%s]", name, strings.Join(users, ", "))
 	}
@@ -357,7 +366,11 @@ func (b *Backend) recoverVolumes(ctx context.Context) error {
 		case e.Kind == "create" && e.Volume != nil:
 			b.volumes.byName[e.Volume.Name] = e.Volume
 		case e.Kind == "delete":
-			delete(b.volumes.byName, e.Name)
+			// Only the volume the entry removed: one made again under the
+			// same name has another directory.
+			if vol, ok := b.volumes.byName[e.Name]; ok && (e.Dir == "" || vol.Dir == e.Dir) {
+				delete(b.volumes.byName, e.Name)
+			}
 			if e.Dir != "" {
 				b.volumes.purge[efsMountPath+"/"+e.Dir] = true
 			}

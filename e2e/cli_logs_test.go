@@ -57,6 +57,35 @@ var _ = Describe("docker logs", func() {
 		Expect(regexp.MustCompile("first").FindAllString(out.String(), -1)).To(HaveLen(1), "a line was delivered twice")
 	})
 
+	It("follows a run whose only output came before the follower did", func() {
+		name := "e2e-follow-early-" + randomSuffix()
+		r := docker("run", "-d", "--name", name, "busybox", "sh", "-c", "echo early; echo early-err >&2; sleep 3")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		DeferCleanup(func() { docker("rm", "-f", name) })
+		r = docker("logs", "-f", name)
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(Equal("early\n"))
+		Expect(r.Stderr).To(Equal("early-err\n"))
+	})
+
+	It("follows output that is not UTF-8 without losing what comes after it", func() {
+		name := "e2e-follow-bytes-" + randomSuffix()
+		r := docker("run", "-d", "--name", name, "busybox", "sh", "-c",
+			`sleep 1; printf 'bin\377\376\n'; i=0; while [ $i -lt 30 ]; do i=$((i+1)); echo after$i; usleep 50000; done`)
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		DeferCleanup(func() { docker("rm", "-f", name) })
+		Eventually(func() string { return docker("logs", name).Stdout }).WithTimeout(20 * time.Second).Should(ContainSubstring("after2\n"))
+		r = docker("logs", "-f", name)
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		var want strings.Builder
+		for i := 1; i <= 30; i++ {
+			fmt.Fprintf(&want, "after%d\n", i)
+		}
+		_, after, found := strings.Cut(r.Stdout, "\n")
+		Expect(found).To(BeTrue())
+		Expect(after).To(Equal(want.String()))
+	})
+
 	It("follows live from the middle of a run: history and live output meet with nothing lost or doubled", func() {
 		name := "e2e-follow-mid-" + randomSuffix()
 		r := docker("run", "-d", "--name", name, "busybox", "sh", "-c",

@@ -137,6 +137,29 @@ var _ = Describe("volumes on EFS", func() {
 		Expect(r.Stdout).To(Equal("a\n"))
 	})
 
+	It("takes --tmpfs /tmp and an anonymous volume at /tmp (as an image's VOLUME /tmp) as the function's own /tmp", func() {
+		for _, args := range [][]string{{"--tmpfs", "/tmp"}, {"-v", "/tmp"}} {
+			r := docker(append(append([]string{"run", "--rm"}, args...), "busybox", "sh", "-c", "echo ok > /tmp/f && cat /tmp/f")...)
+			Expect(r.Code).To(Equal(0), r.Stderr)
+			Expect(r.Stdout).To(Equal("ok\n"))
+		}
+	})
+
+	It("refuses mounts Lambda cannot have: a volume at /tmp, over the agent or EFS, nested", func() {
+		for args, want := range map[string]string{
+			"-v e2e-tmpvol:/tmp":            "a volume cannot be mounted at /tmp on Lambda",
+			"--tmpfs /opt":                  "/opt is reserved on Lambda",
+			"--tmpfs /mnt":                  "/mnt is reserved on Lambda",
+			"-v e2e-app:/app -v /app/cache": "nested mounts are not supported on Lambda",
+		} {
+			r := docker(append(append([]string{"run", "--rm"}, strings.Fields(args)...), "busybox", "true")...)
+			Expect(r.Code).To(Equal(125), args)
+			Expect(r.Stderr).To(ContainSubstring(want), args)
+		}
+		Expect(docker("volume", "ls", "-q", "--filter", "name=e2e-tmpvol").Stdout).To(BeEmpty())
+		docker("volume", "rm", "e2e-app")
+	})
+
 	It("refuses bind mounts and bad volume names with Docker's kind of message", func() {
 		r := docker("run", "--rm", "-v", "/etc:/hostetc", "busybox", "true")
 		Expect(r.Code).To(Equal(125))

@@ -300,6 +300,12 @@ type LogLine struct {
 	Stream     string    `json:"stream"`     // "stdout" or "stderr"
 	Log        string    `json:"log"`        // the bytes written, with their newline if they had one
 	Time       time.Time `json:"time"`       // when the agent read them
+	// Off is where the bytes start in the run's stream, and N, set only
+	// when Log is not the bytes themselves, how many there were: JSON cannot
+	// carry bytes that are not UTF-8 (each becomes U+FFFD), so the length of
+	// Log does not always say where the next line starts.
+	Off *int64 `json:"off,omitempty"`
+	N   *int   `json:"n,omitempty"`
 }
 
 // DeadlineMessage ends the output of a container that the invocation's time
@@ -349,6 +355,8 @@ func ParseLogLine(message string) (line LogLine, exit *ExitInfo, ok bool) {
 		Stream     string    `json:"stream"`
 		Log        *string   `json:"log"`
 		Time       time.Time `json:"time"`
+		Off        *int64    `json:"off"`
+		N          *int      `json:"n"`
 		Exit       *ExitInfo `json:"exit"`
 	}
 	if err := json.Unmarshal([]byte(message), &raw); err != nil || raw.Sockerless == 0 {
@@ -360,5 +368,5 @@ func ParseLogLine(message string) (line LogLine, exit *ExitInfo, ok bool) {
 	if raw.Log == nil || (raw.Stream != StreamStdout && raw.Stream != StreamStderr) {
 		return LogLine{}, nil, false
 	}
-	return LogLine{Sockerless: raw.Sockerless, Stream: raw.Stream, Log: *raw.Log, Time: raw.Time}, nil, true
+	return LogLine{Sockerless: raw.Sockerless, Stream: raw.Stream, Log: *raw.Log, Time: raw.Time, Off: raw.Off, N: raw.N}, nil, true
 }

@@ -50,10 +50,15 @@ func (l *LogWriter) WriteExit(info protocol.ExitInfo) error {
 	return l.writeJSON(protocol.ExitRecord{Sockerless: protocol.Version, Exit: info})
 }
 
-func (l *LogWriter) line(stream string, piece []byte) {
+func (l *LogWriter) line(stream string, piece []byte, off int64) {
+	ll := protocol.LogLine{Sockerless: protocol.Version, Stream: stream, Log: string(piece), Time: l.now(), Off: &off}
+	if !utf8.Valid(piece) {
+		n := len(piece)
+		ll.N = &n
+	}
 	// A failing stdout cannot be reported anywhere but stderr; the bytes
 	// still reach the backend stream.
-	_ = l.writeJSON(protocol.LogLine{Sockerless: protocol.Version, Stream: stream, Log: string(piece), Time: l.now()})
+	_ = l.writeJSON(ll)
 }
 
 // lineSplitter turns one output stream's bytes into LogLines: one per line,
@@ -67,8 +72,22 @@ type lineSplitter struct {
 
 	mu     sync.Mutex
 	buf    []byte
+	off    int64 // where buf starts in the stream
 	timer  *time.Timer
 	closed bool
+}
+
+// emit logs piece, the next bytes of the stream; under mu.
+func (s *lineSplitter) emit(piece []byte) {
+	s.log.line(s.stream, piece, s.off)
+	s.off += int64(len(piece))
+}
+
+// end is the stream's length so far, what is held included.
+func (s *lineSplitter) end() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.off + int64(len(s.buf))
 }
 
 func newLineSplitter(log *LogWriter, stream string, idle time.Duration) *lineSplitter {
@@ -87,7 +106,7 @@ func (s *lineSplitter) Write(p []byte) (int, error) {
 	for len(rest) > 0 {
 		i := bytes.IndexByte(rest, '\n')
 		if i >= 0 && i < protocol.MaxLogLine {
-			s.log.line(s.stream, rest[:i+1])
+			s.emit(rest[:i+1])
 			rest = rest[i+1:]
 			continue
 		}
@@ -95,7 +114,7 @@ func (s *lineSplitter) Write(p []byte) (int, error) {
 			break // wait: the line may still end within the limit
 		}
 		n := cutAtRune(rest, protocol.MaxLogLine)
-		s.log.line(s.stream, rest[:n])
+		s.emit(rest[:n])
 		rest = rest[n:]
 	}
 	s.buf = append(s.buf[:0], rest...)
@@ -119,7 +138,7 @@ func (s *lineSplitter) idleFlush() {
 	if n == 0 {
 		return // only the start of a character so far; Close flushes it if nothing follows
 	}
-	s.log.line(s.stream, s.buf[:n])
+	s.emit(s.buf[:n])
 	s.buf = append(s.buf[:0], s.buf[n:]...)
 }
 
@@ -135,7 +154,7 @@ func (s *lineSplitter) Close() error {
 		s.timer.Stop()
 	}
 	if len(s.buf) > 0 {
-		s.log.line(s.stream, s.buf)
+		s.emit(s.buf)
 		s.buf = nil
 	}
 	return nil

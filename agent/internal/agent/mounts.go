@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -47,12 +48,16 @@ type purge struct {
 	gone []string
 }
 
-func startPurge(dirs []string, diag func(string, ...any)) *purge {
+func startPurge(dirs []string, mounts []protocol.Mount, diag func(string, ...any)) *purge {
 	p := &purge{done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
 		for _, dir := range dirs {
-			if err := os.RemoveAll(dir); err != nil {
+			if !purgeable(dir, mounts) {
+				diag("purge %s: refused: not a volume directory of the mounted access point", dir)
+				continue
+			}
+			if err := removeTree(dir); err != nil {
 				diag("purge %s: %v", dir, err)
 				continue
 			}
@@ -60,6 +65,39 @@ func startPurge(dirs []string, diag func(string, ...any)) *purge {
 		}
 	}()
 	return p
+}
+
+// purgeable reports whether dir is a volume directory: a direct child of the
+// directory that holds this run's volumes, and nothing else.
+func purgeable(dir string, mounts []protocol.Mount) bool {
+	if filepath.Clean(dir) != dir || !filepath.IsAbs(dir) {
+		return false
+	}
+	base := filepath.Base(dir)
+	if base == "." || base == ".." || base == "/" {
+		return false
+	}
+	for _, m := range mounts {
+		if m.Dir != "" && filepath.Dir(m.Dir) == filepath.Dir(dir) {
+			return true
+		}
+	}
+	return false
+}
+
+// removeTree removes dir and everything in it, making read-only directories
+// writable first if it must (a Go module cache has them).
+func removeTree(dir string) error {
+	if err := os.RemoveAll(dir); err == nil {
+		return nil
+	}
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			_ = os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
 }
 
 // wait waits for the purge until the deadline; what is not gone by then is

@@ -37,3 +37,42 @@ func TestMakeMounts(t *testing.T) {
 		t.Errorf("tmpfs directory not empty: %v", entries)
 	}
 }
+
+func TestPurgeable(t *testing.T) {
+	mounts := []protocol.Mount{{Path: "/data", Link: "/tmp/.sockerless/mounts/a", Dir: "/mnt/sockerless/data.1"}, {Path: "/run", Link: "/tmp/x"}}
+	for dir, want := range map[string]bool{
+		"/mnt/sockerless/old.2":     true,
+		"/mnt/sockerless":           false,
+		"/mnt/sockerless/../etc":    false,
+		"/mnt/sockerless/a/b":       false,
+		"/tmp/x":                    false,
+		"mnt/sockerless/old.2":      false,
+		"/mnt/sockerless/old.2/../": false,
+	} {
+		if got := purgeable(dir, mounts); got != want {
+			t.Errorf("purgeable(%q) = %v, want %v", dir, got, want)
+		}
+	}
+	if purgeable("/mnt/sockerless/old.2", nil) {
+		t.Error("purgeable without a volume mount")
+	}
+}
+
+func TestRemoveTreeReadOnly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "vol")
+	if err := os.MkdirAll(filepath.Join(dir, "mod", "pkg"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "mod", "pkg", "f"), nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(dir, "mod", "pkg"), 0o555); err != nil {
+		t.Fatal(err)
+	}
+	if err := removeTree(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("still there: %v", err)
+	}
+}

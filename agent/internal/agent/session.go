@@ -124,7 +124,7 @@ func (r *run) execute(ctx context.Context) protocol.Response {
 	mountErr := makeMounts(r.inv.Mounts)
 	var purging *purge
 	if mountErr == nil && len(r.inv.Purge) > 0 {
-		purging = startPurge(r.inv.Purge, r.diag)
+		purging = startPurge(r.inv.Purge, r.inv.Mounts, r.diag)
 	}
 	r.link = newLink(r.inv, r.a.cfg.Dial, hello, r.diag)
 	r.link.onMsg = r.handleControl
@@ -525,11 +525,15 @@ wait:
 		res.code = 128 + int(syscall.SIGKILL)
 		res.reason = "timeout"
 		res.err = "the process was killed because the Lambda invocation deadline was reached"
-		stream := protocol.StreamStderr
+		stream, target := protocol.StreamStderr, errOut
 		if ps.spec.Tty {
-			stream = protocol.StreamStdout
+			stream, target = protocol.StreamStdout, out
 		}
-		r.a.log.line(stream, []byte(protocol.DeadlineMessage))
+		var end int64
+		if target.log != nil {
+			end = target.log.end()
+		}
+		r.a.log.line(stream, []byte(protocol.DeadlineMessage), end)
 	}
 	return res
 }

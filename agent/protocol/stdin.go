@@ -23,17 +23,25 @@ const MaxStdinHeld = 4 << 20
 // and the agent skips what it had already delivered. The source's end is sent
 // as the end of the stream (FIN), again after a drop until the process is
 // gone.
+//
+// An ack can pass what the current stream has sent: after a drop the agent
+// goes on delivering what it had received over the old connection, beyond
+// the count in its hello, and acks it over the new one. The stream must stay
+// contiguous (the agent skips by count), so a byte is forgotten only once it
+// is acked and the current stream has sent it too.
 type StdinFeed struct {
 	id string
 
-	mu   sync.Mutex
-	cond *sync.Cond
-	data []byte // stream bytes [base, base+len(data))
-	base int64
-	eof  bool // the source ended
-	done bool // the process is gone: nothing more to send
-	gen  int  // bumped by Attach: senders of earlier connections stop
-	sess *yamux.Session
+	mu    sync.Mutex
+	cond  *sync.Cond
+	data  []byte // stream bytes [base, base+len(data))
+	base  int64
+	acked int64 // the most the agent reported delivered
+	sent  int64 // how far the current connection's stream has sent
+	eof   bool  // the source ended
+	done  bool  // the process is gone: nothing more to send
+	gen   int   // bumped by Attach: senders of earlier connections stop
+	sess  *yamux.Session
 }
 
 // NewStdinFeed starts reading src for process id (the main process is "").
@@ -80,13 +88,22 @@ func (f *StdinFeed) hold(p []byte) bool {
 	return true
 }
 
-// Ack forgets the bytes before off: the agent delivered them to the process.
+// Ack records that the agent delivered the bytes before off to the process;
+// they are forgotten once the current stream has sent them too.
 func (f *StdinFeed) Ack(off int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if n := off - f.base; n > 0 && n <= int64(len(f.data)) {
+	f.acked = max(f.acked, off)
+	f.trim()
+}
+
+// trim forgets the bytes both acked and sent on the current stream; a stream
+// that jumped over bytes it had not sent would shift the rest.
+func (f *StdinFeed) trim() {
+	end := min(f.acked, f.sent)
+	if n := end - f.base; n > 0 && n <= int64(len(f.data)) {
 		f.data = f.data[n:]
-		f.base = off
+		f.base = end
 		if len(f.data) == 0 {
 			f.data = nil
 		}
@@ -94,7 +111,7 @@ func (f *StdinFeed) Ack(off int64) {
 	}
 }
 
-// Held is how many bytes are held, not acked yet.
+// Held is how many bytes are held, not acked (or not sent) yet.
 func (f *StdinFeed) Held() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -115,15 +132,20 @@ func (f *StdinFeed) Stop() {
 // unknown). Senders on earlier connections stop. Attaching again to the
 // connection the feed is on does nothing.
 func (f *StdinFeed) Attach(sess *yamux.Session, delivered int64) {
-	f.Ack(delivered)
 	f.mu.Lock()
+	f.acked = max(f.acked, delivered)
 	if f.done || f.sess == sess {
+		f.trim()
 		f.mu.Unlock()
 		return
 	}
 	f.sess = sess
 	f.gen++
-	gen, off := f.gen, f.base
+	// The new stream starts at the first byte not acked; the earlier
+	// stream's sender is stopped, so it holds back nothing before that.
+	f.sent = min(max(f.acked, f.base), f.base+int64(len(f.data)))
+	f.trim()
+	gen, off := f.gen, f.sent
 	f.mu.Unlock()
 	st, err := OpenStream(sess, StreamHeader{Kind: StreamStdin, ID: f.id, Offset: off})
 	if err != nil {
@@ -148,7 +170,7 @@ func (f *StdinFeed) send(sess *yamux.Session, st *yamux.Stream, gen int, off int
 				return // no FIN: the stream did not end, the connection did
 			}
 			if off < f.base {
-				off = f.base // acked past what this connection sent: cannot happen
+				return // trimmed past what this stream sent: cannot happen
 			}
 			if i := off - f.base; i < int64(len(f.data)) || f.eof {
 				break
@@ -167,6 +189,12 @@ func (f *StdinFeed) send(sess *yamux.Session, st *yamux.Stream, gen int, off int
 			return // the next connection resends from the agent's count
 		}
 		off += int64(n)
+		f.mu.Lock()
+		if f.gen == gen {
+			f.sent = off
+			f.trim()
+		}
+		f.mu.Unlock()
 	}
 }
 

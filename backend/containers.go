@@ -55,6 +55,10 @@ func (b *Backend) handleContainerCreate(c *gin.Context) {
 		writeError(c, badRequest("No image specified"))
 		return
 	}
+	if err := b.registry.checkPlatform(c.Query("platform")); err != nil {
+		writeError(c, err)
+		return
+	}
 	warnings, err := checkHostConfig(req.HostConfig, req.Config)
 	if err != nil {
 		writeError(c, err)

@@ -96,6 +96,29 @@ func (r *Registry) platform() v1.Platform {
 	return v1.Platform{OS: "linux", Architecture: arch}
 }
 
+// checkPlatform refuses a --platform the functions cannot run: they all run
+// on the one architecture the backend is configured for.
+func (r *Registry) checkPlatform(platform string) error {
+	if platform == "" {
+		return nil
+	}
+	parts := strings.Split(strings.ToLower(platform), "/")
+	osName, arch := "linux", parts[0]
+	if len(parts) > 1 {
+		osName, arch = parts[0], parts[1]
+	}
+	switch arch {
+	case "x86_64", "x86-64":
+		arch = "amd64"
+	case "aarch64":
+		arch = "arm64"
+	}
+	if want := r.platform(); osName != want.OS || arch != want.Architecture {
+		return badRequest("platform %q is not available: this backend runs every container as a Lambda function on %s/%s (SOCKERLESS_LAMBDA_ARCHITECTURE=%s)", platform, want.OS, want.Architecture, r.cfg.Architecture)
+	}
+	return nil
+}
+
 // ensurePullThroughRule makes sure Docker Hub names can be fetched through
 // ECR's pull-through cache under the configured prefix.
 func (r *Registry) ensurePullThroughRule(ctx context.Context) error {
@@ -297,6 +320,10 @@ func pullError(named reference.Named, err error) error {
 
 // handleImageCreate serves POST /images/create (docker pull).
 func (b *Backend) handleImageCreate(c *gin.Context) {
+	if err := b.registry.checkPlatform(c.Query("platform")); err != nil {
+		writeError(c, err)
+		return
+	}
 	from := c.Query("fromImage")
 	if from == "" {
 		writeError(c, notImplemented("importing an image from a tarball (fromSrc) is not supported; use docker load"))

@@ -110,6 +110,15 @@ var _ = Describe("settings Lambda cannot honour", func() {
 		Expect(r.Stderr).To(ContainSubstring("WARNING: Ignored on Lambda: --cap-add, --cap-drop, --security-opt, --group-add (the sandbox fixes them); --cpus, --cpu-shares, --cpu-quota, --cpuset-cpus (CPU follows the memory size); --dns, --dns-search, --dns-option, --add-host (Lambda sets the function's name resolution); --pids-limit, --ulimit,"))
 	})
 
+	It("refuses a --platform the functions do not run on", func() {
+		r := docker("run", "--rm", "--platform", "linux/arm64", "busybox", "true")
+		Expect(r.Code).To(Equal(125))
+		Expect(r.Stderr).To(ContainSubstring(`platform "linux/arm64" is not available: this backend runs every container as a Lambda function on linux/amd64`))
+		r = docker("run", "--rm", "--platform", "linux/amd64", "busybox", "echo", "amd64")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(Equal("amd64\n"))
+	})
+
 	It("refuses shared namespaces with the reason", func() {
 		r := docker("run", "--rm", "--pid", "host", "busybox", "true")
 		Expect(r.Code).To(Equal(125))

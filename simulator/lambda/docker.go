@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -28,6 +29,7 @@ const (
 	labelInstance  = "sockerless-simulator.instance"
 	labelHost      = "sockerless-simulator.host"
 	labelPID       = "sockerless-simulator.pid"
+	labelRuntime   = "sockerless-simulator.runtime-api" // the environment's Runtime API address
 )
 
 // dockerHost is the local Docker engine the environments run on.
@@ -162,6 +164,12 @@ func (d *dockerHost) removeOrphans(ctx context.Context) error {
 		if perr == nil && (c.Labels[labelHost] != host || processAlive(pid)) {
 			continue
 		}
+		// A simulator in another PID namespace (a container on the host's
+		// network has the host's name) looks dead by PID: its environment's
+		// Runtime API still answers.
+		if runtimeAPIAnswers(c.Labels[labelRuntime]) {
+			continue
+		}
 		slog.Info("lambda: removing leftover container", "container", c.ID[:12], "names", c.Names)
 		if err := d.client.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !errdefsNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove %s: %w", c.ID[:12], err))
@@ -201,4 +209,18 @@ func processAlive(pid int) bool {
 // there is nothing left to remove.
 func errdefsNotFound(err error) bool {
 	return client.IsErrNotFound(err) || strings.Contains(err.Error(), "already in progress")
+}
+
+// runtimeAPIAnswers reports whether something listens at addr: the Runtime
+// API of a live simulator's environment.
+func runtimeAPIAnswers(addr string) bool {
+	if addr == "" {
+		return false
+	}
+	c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }

@@ -194,6 +194,7 @@ func (e *environment) containerConfig(pullRef, runtimeAPI string, fsm envMounts)
 			labelInstance:  e.svc.instance,
 			labelHost:      hostname(),
 			labelPID:       strconv.Itoa(osPID),
+			labelRuntime:   runtimeAPI,
 		},
 	}
 	if ic := c.ImageConfigResponse; ic != nil && ic.ImageConfig != nil {

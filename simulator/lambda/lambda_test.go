@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -590,9 +591,26 @@ func TestNewRemovesOrphans(t *testing.T) {
 	if len(containers(t, "orphan")) != 1 {
 		t.Fatal("orphan not created")
 	}
+	// One whose PID this process cannot see (a simulator in another PID
+	// namespace) but whose Runtime API still answers: alive, kept.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	live, err := dockerClient.ContainerCreate(ctx, &container.Config{Image: ref, Labels: map[string]string{
+		labelSimulator: "1", labelFunction: "elsewhere", labelHost: hostname(), labelPID: "999999998", labelRuntime: ln.Addr().String(),
+	}}, nil, nil, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = dockerClient.ContainerRemove(ctx, live.ID, container.RemoveOptions{Force: true}) }()
 	newFixture(t, Config{})
 	if n := len(containers(t, "orphan")); n != 0 {
 		t.Errorf("%d orphans left", n)
+	}
+	if n := len(containers(t, "elsewhere")); n != 1 {
+		t.Errorf("a live simulator's environment was removed (%d left)", n)
 	}
 }
 

@@ -8,6 +8,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
+	"path"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,11 +73,20 @@ func agentLayer(bin []byte) (v1.Layer, error) {
 	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
 }
 
-// linksLayer is a layer with a symbolic link at each mount path. It replaces
-// whatever the image has there, as a mount hides it.
-func linksLayer(links map[string]string) (v1.Layer, error) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
+// linksLayer is a layer with a symbolic link at each mount path, which
+// replaces whatever the image has there, as a mount hides it; and, under
+// seedDir, what the base image had below each mount path, which the agent
+// copies into a new volume as Docker does. It is written to a file in dir.
+func linksLayer(base v1.Image, links map[string]string, dir string) (v1.Layer, error) {
+	f, err := os.CreateTemp(dir, "links-*.tar")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	tw := tar.NewWriter(f)
+	if err := writeSeeds(tw, base, sortedKeys(links)); err != nil {
+		return nil, err
+	}
 	for _, p := range sortedKeys(links) {
 		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: p[1:], Linkname: links[p], Mode: 0o777, ModTime: time.Unix(0, 0)}); err != nil {
 			return nil, err
@@ -83,8 +95,67 @@ func linksLayer(links map[string]string) (v1.Layer, error) {
 	if err := tw.Close(); err != nil {
 		return nil, err
 	}
-	data := buf.Bytes()
-	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+	name := f.Name()
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return os.Open(name) })
+}
+
+// writeSeeds copies, from base's file system, the entries below each of
+// paths to seedDir(path). Hard links to files outside a path are left out
+// (a layer cannot link into a lower one).
+func writeSeeds(tw *tar.Writer, base v1.Image, paths []string) error {
+	rc := mutate.Extract(base)
+	defer rc.Close()
+	under := func(name string) (string, string, bool) {
+		for _, p := range paths {
+			if rel, ok := strings.CutPrefix(name, p+"/"); ok {
+				return seedDir(p), rel, true
+			}
+		}
+		return "", "", false
+	}
+	made := map[string]bool{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read the base image: %w", err)
+		}
+		seed, rel, ok := under(path.Clean("/" + h.Name))
+		if !ok {
+			continue
+		}
+		for _, d := range []string{seedRoot, seed} {
+			if !made[d] {
+				made[d] = true
+				if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d[1:] + "/", Mode: 0o755, ModTime: time.Unix(0, 0)}); err != nil {
+					return err
+				}
+			}
+		}
+		nh := *h
+		nh.Name = seed[1:] + "/" + rel
+		if h.Typeflag == tar.TypeDir {
+			nh.Name += "/"
+		}
+		if h.Typeflag == tar.TypeLink {
+			ls, lrel, ok := under(path.Clean("/" + h.Linkname))
+			if !ok {
+				continue
+			}
+			nh.Linkname = ls[1:] + "/" + lrel
+		}
+		if err := tw.WriteHeader(&nh); err != nil {
+			return err
+		}
+		if h.Typeflag == tar.TypeReg {
+			if _, err := io.Copy(tw, tr); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 // Derive returns the derived image for img with the mount links (path →
@@ -93,7 +164,7 @@ func linksLayer(links map[string]string) (v1.Layer, error) {
 func (d *deriver) Derive(ctx context.Context, img *Image, links map[string]string) (string, error) {
 	keyText := img.Digest + "\x00" + d.agent + "\x00" + d.reg.cfg.Architecture
 	for _, p := range sortedKeys(links) {
-		keyText += "\x00" + p + "\x00" + links[p]
+		keyText += "\x00" + p + "\x00" + links[p] + "\x00seeded"
 	}
 	key := sha256.Sum256([]byte(keyText))
 	tag := "agent-" + hex.EncodeToString(key[:])[:40]
@@ -127,7 +198,12 @@ func (d *deriver) Derive(ctx context.Context, img *Image, links map[string]strin
 	}
 	layers := []v1.Layer{d.layer}
 	if len(links) > 0 {
-		ml, err := linksLayer(links)
+		dir, err := os.MkdirTemp("", "sockerless-derive-")
+		if err != nil {
+			return "", err
+		}
+		defer os.RemoveAll(dir)
+		ml, err := linksLayer(base, links, dir)
 		if err != nil {
 			return "", fmt.Errorf("mounts layer: %w", err)
 		}

@@ -34,7 +34,22 @@ type mountSpec struct {
 	Dir      string `json:"dir,omitempty"`  // the volume's directory on the access point
 	Path     string `json:"path"`           // in the container
 	ReadOnly bool   `json:"readOnly,omitempty"`
+	// Seed: a new volume gets what the image has at Path, as Docker copies
+	// it (not with nocopy, nor for --tmpfs).
+	Seed bool `json:"seed,omitempty"`
 }
+
+// seedRoot is where the derived image keeps what the base image had at each
+// mount path (the link hides it), for the agent to copy into a new volume.
+const seedRoot = "/opt/sockerless/seed"
+
+func mountHash(p string) string {
+	sum := sha256.Sum256([]byte(p))
+	return hex.EncodeToString(sum[:8])
+}
+
+// seedDir is where the derived image keeps what the base image has at p.
+func seedDir(p string) string { return seedRoot + "/" + mountHash(p) }
 
 // link is where the agent makes the mount; the derived image links Path to
 // it, unless Path is itself under /tmp.
@@ -42,8 +57,7 @@ func (m mountSpec) link() string {
 	if underTmp(m.Path) {
 		return m.Path
 	}
-	sum := sha256.Sum256([]byte(m.Path))
-	return mountLinkDir + "/" + hex.EncodeToString(sum[:8])
+	return mountLinkDir + "/" + mountHash(m.Path)
 }
 
 func underTmp(p string) bool { return p == "/tmp" || strings.HasPrefix(p, "/tmp/") }
@@ -90,7 +104,7 @@ func (b *Backend) resolveMounts(cfg *container.Config, hc *container.HostConfig,
 			if m.Type == mountVolume && m.Name != "" {
 				return badRequest("invalid mount config: a volume cannot be mounted at /tmp on Lambda: /tmp is the function's own storage; mount it elsewhere")
 			}
-			m.Type, m.Name = mountTmpfs, ""
+			m.Type, m.Name, m.Seed = mountTmpfs, "", false
 		} else {
 			// Neither at, under nor above what the function needs: a link
 			// over /opt would hide the agent, one over /mnt the EFS mount.
@@ -98,6 +112,11 @@ func (b *Backend) resolveMounts(cfg *container.Config, hc *container.HostConfig,
 				if p == reserved || strings.HasPrefix(p, reserved+"/") || strings.HasPrefix(reserved, p+"/") {
 					return badRequest("invalid mount config: %s is reserved on Lambda and cannot be a mount point", p)
 				}
+			}
+			// The runtime mounts its own files into /etc (hosts,
+			// resolv.conf): a link over all of /etc would lose them.
+			if p == "/etc" {
+				return badRequest("invalid mount config: /etc is reserved on Lambda and cannot be a mount point (a directory below it can)")
 			}
 		}
 		if seen[p] {
@@ -136,7 +155,7 @@ func (b *Backend) resolveMounts(cfg *container.Config, hc *container.HostConfig,
 					return nil, nil, err
 				}
 			}
-			m.Type, m.Name = mountVolume, mt.Source
+			m.Type, m.Name, m.Seed = mountVolume, mt.Source, mt.VolumeOptions == nil || !mt.VolumeOptions.NoCopy
 		case mount.TypeTmpfs:
 			m.Type = mountTmpfs
 			if mt.TmpfsOptions != nil && mt.TmpfsOptions.SizeBytes > 0 {
@@ -163,7 +182,7 @@ func (b *Backend) resolveMounts(cfg *container.Config, hc *container.HostConfig,
 		}
 		for _, m := range src.Mounts {
 			if m.Type == mountVolume && !seen[m.Path] {
-				if err := add(mountSpec{Type: mountVolume, Name: m.Name, Path: m.Path, ReadOnly: mode == "ro" || (mode == "" && m.ReadOnly)}); err != nil {
+				if err := add(mountSpec{Type: mountVolume, Name: m.Name, Path: m.Path, ReadOnly: mode == "ro" || (mode == "" && m.ReadOnly), Seed: m.Seed}); err != nil {
 					return nil, nil, err
 				}
 			}
@@ -181,7 +200,7 @@ func (b *Backend) resolveMounts(cfg *container.Config, hc *container.HostConfig,
 			if seen[path.Clean(p)] {
 				continue
 			}
-			m := mountSpec{Type: mountVolume, Path: p}
+			m := mountSpec{Type: mountVolume, Path: p, Seed: true}
 			if b.cfg.EFSAccessPoint == "" {
 				// No EFS: the path is still writable, for this run only.
 				m.Type = mountTmpfs
@@ -220,13 +239,15 @@ func parseBind(bind string) (mountSpec, error) {
 	if strings.HasPrefix(parts[0], "/") || strings.HasPrefix(parts[0], ".") {
 		return mountSpec{}, bindMountError(parts[0])
 	}
-	m := mountSpec{Type: mountVolume, Name: parts[0], Path: parts[1]}
+	m := mountSpec{Type: mountVolume, Name: parts[0], Path: parts[1], Seed: true}
 	if len(parts) == 3 {
 		for _, opt := range strings.Split(parts[2], ",") {
 			switch opt {
 			case "ro":
 				m.ReadOnly = true
-			case "rw", "z", "Z", "nocopy", "consistent", "cached", "delegated", "":
+			case "nocopy":
+				m.Seed = false
+			case "rw", "z", "Z", "consistent", "cached", "delegated", "":
 			default:
 				return mountSpec{}, badRequest("invalid mode: %s", opt)
 			}
@@ -257,6 +278,9 @@ func (b *Backend) agentMounts(c *Container) []protocol.Mount {
 			continue
 		}
 		pm := protocol.Mount{Path: m.Path, Link: m.link()}
+		if m.Seed && !underTmp(m.Path) {
+			pm.Seed = seedDir(m.Path)
+		}
 		if m.Type == mountVolume {
 			dir := m.Dir
 			if vol, ok := b.volumes.get(m.Name); ok && dir == "" {

@@ -123,6 +123,23 @@ var _ = Describe("volumes on EFS", func() {
 		Expect(r.Stdout).To(ContainSubstring(vol + " 0\n"))
 	})
 
+	It("fills a new volume with what the image has at its path, unless nocopy", func() {
+		vol, bare := "e2e-seeded-"+randomSuffix(), "e2e-bare-"+randomSuffix()
+		DeferCleanup(func() { docker("volume", "rm", vol); docker("volume", "rm", bare) })
+		// busybox's /bin: the binary and its applets' links, which the shell
+		// itself needs.
+		r := docker("run", "--rm", "-v", vol+":/bin", "busybox", "sh", "-c", "readlink /bin/ls; echo mine > /bin/added")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(r.Stdout).To(Equal("busybox\n"))
+		// Not new any more: what it holds stays as it is.
+		r = docker("run", "--rm", "-v", vol+":/bin", "busybox", "rm", "/bin/ls")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		r = docker("run", "--rm", "-v", vol+":/bin", "busybox", "sh", "-c", "cat /bin/added; test -e /bin/ls || echo no-ls")
+		Expect(r.Stdout).To(Equal("mine\nno-ls\n"))
+		r = docker("run", "--rm", "-v", bare+":/bin:nocopy", "busybox", "true")
+		Expect(r.Code).NotTo(Equal(0), "a nocopy volume over /bin still had the image's binaries")
+	})
+
 	It("gives -v /path an anonymous volume that --rm removes", func() {
 		before := docker("volume", "ls", "-q").Stdout
 		r := docker("run", "--rm", "-v", "/scratch", "busybox", "sh", "-c", "echo anon > /scratch/x && cat /scratch/x")
@@ -150,6 +167,7 @@ var _ = Describe("volumes on EFS", func() {
 			"-v e2e-tmpvol:/tmp":            "a volume cannot be mounted at /tmp on Lambda",
 			"--tmpfs /opt":                  "/opt is reserved on Lambda",
 			"--tmpfs /mnt":                  "/mnt is reserved on Lambda",
+			"-v e2e-etcvol:/etc":            "/etc is reserved on Lambda",
 			"-v e2e-app:/app -v /app/cache": "nested mounts are not supported on Lambda",
 		} {
 			r := docker(append(append([]string{"run", "--rm"}, strings.Fields(args)...), "busybox", "true")...)

@@ -81,6 +81,11 @@ type Mount struct {
 	Path string `json:"path"`
 	Link string `json:"link"`
 	Dir  string `json:"dir,omitempty"`
+	// Seed, when set, is a directory of the image holding what the base
+	// image had at Path: the agent copies it into the mount when the mount
+	// is new (an empty volume directory, or a per-run directory), as Docker
+	// fills a new volume from the image.
+	Seed string `json:"seed,omitempty"`
 }
 
 // Process is what the agent runs: the container's main process or an exec.

@@ -1,7 +1,9 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -29,10 +31,18 @@ func makeMounts(mounts []protocol.Mount) error {
 			if err := os.Chmod(m.Link, 0o777|os.ModeSticky); err != nil {
 				return fmt.Errorf("mount %s: tmpfs: %w", m.Path, err)
 			}
+			if err := seed(m.Seed, m.Link); err != nil {
+				return fmt.Errorf("mount %s: copy the image's files: %w", m.Path, err)
+			}
 			continue
 		}
 		if err := os.MkdirAll(m.Dir, 0o755); err != nil {
 			return fmt.Errorf("mount %s: volume directory %s: %w", m.Path, m.Dir, err)
+		}
+		if entries, err := os.ReadDir(m.Dir); err == nil && len(entries) == 0 {
+			if err := seed(m.Seed, m.Dir); err != nil {
+				return fmt.Errorf("mount %s: copy the image's files: %w", m.Path, err)
+			}
 		}
 		if err := os.Symlink(m.Dir, m.Link); err != nil {
 			return fmt.Errorf("mount %s: %w", m.Path, err)
@@ -109,4 +119,64 @@ func (p *purge) wait(deadline <-chan time.Time) []string {
 	case <-deadline:
 		return nil
 	}
+}
+
+// seed copies the tree at from (files, directories, symbolic links, their
+// modes) into the directory to; nothing to do without from or when the image
+// had nothing there.
+func seed(from, to string) error {
+	if from == "" {
+		return nil
+	}
+	if _, err := os.Stat(from); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		if rel == "." {
+			return nil
+		}
+		dst := filepath.Join(to, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(dst, info.Mode().Perm())
+		case info.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			// Another container may be filling the same new volume.
+			if err := os.Symlink(target, dst); err != nil && !errors.Is(err, fs.ErrExist) {
+				return err
+			}
+			return nil
+		case info.Mode().IsRegular():
+			return copyFile(p, dst, info.Mode().Perm())
+		}
+		return nil // devices, fifos: not in a volume
+	})
+}
+
+func copyFile(src, dst string, mode fs.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }

@@ -76,3 +76,44 @@ func TestRemoveTreeReadOnly(t *testing.T) {
 		t.Errorf("still there: %v", err)
 	}
 }
+
+func TestMakeMountsSeedsNewVolumesOnly(t *testing.T) {
+	dir := t.TempDir()
+	from := filepath.Join(dir, "seed")
+	if err := os.MkdirAll(filepath.Join(from, "sub"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(from, "sub", "f"), []byte("image"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("sub/f", filepath.Join(from, "l")); err != nil {
+		t.Fatal(err)
+	}
+	fresh, used := filepath.Join(dir, "efs", "fresh"), filepath.Join(dir, "efs", "used")
+	if err := os.MkdirAll(used, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(used, "mine"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := makeMounts([]protocol.Mount{
+		{Path: "/a", Link: filepath.Join(dir, "links", "a"), Dir: fresh, Seed: from},
+		{Path: "/b", Link: filepath.Join(dir, "links", "b"), Dir: used, Seed: from},
+		{Path: "/c", Link: filepath.Join(dir, "links", "c"), Seed: from},
+		{Path: "/d", Link: filepath.Join(dir, "links", "d"), Seed: filepath.Join(dir, "none")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, got := range []string{fresh, filepath.Join(dir, "links", "c")} {
+		if b, err := os.ReadFile(filepath.Join(got, "l")); err != nil || string(b) != "image" {
+			t.Errorf("%s not seeded: %q, %v", got, b, err)
+		}
+		if fi, err := os.Stat(filepath.Join(got, "sub", "f")); err != nil || fi.Mode().Perm() != 0o640 {
+			t.Errorf("%s: mode not kept: %v, %v", got, fi, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(used, "sub")); !os.IsNotExist(err) {
+		t.Errorf("a volume in use was seeded: %v", err)
+	}
+}

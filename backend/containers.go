@@ -269,6 +269,7 @@ func (b *Backend) start(ctx context.Context, ctr *Container) error {
 		c.exitCode = 0
 		c.errMsg = ""
 		c.run = r
+		c.health = nil
 	})
 	requestID, err := b.invoke(ctx, ctr, inv)
 	if err != nil {
@@ -298,6 +299,7 @@ func (b *Backend) start(ctx context.Context, ctr *Container) error {
 	}
 	r.mu.Unlock()
 	b.journal.append(ctr, journalEntry{Kind: entryStart, Time: b.store.Snap(ctr).StartedAt, RequestID: requestID, RunID: inv.RunID})
+	b.startHealthchecks(ctr, r)
 	b.containerEvent(ctr, events.ActionStart, nil)
 	slog.Info("container started", "container", ctr.ID[:12], "function", ctr.FunctionName, "request", requestID)
 	// Until its agent connects (and if it never can), the run is followed

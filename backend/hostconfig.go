@@ -43,7 +43,7 @@ func checkHostConfig(hc *container.HostConfig, cfg *container.Config) ([]string,
 
 // ignoredSettings names the settings given that a Lambda function cannot
 // have, each with why. CPU follows the memory size; the sandbox fixes the
-// kernel-level knobs; Lambda sets DNS and has no health checker.
+// kernel-level knobs; Lambda sets DNS.
 func ignoredSettings(hc *container.HostConfig, cfg *container.Config) []string {
 	r := hc.Resources
 	checks := map[string]bool{
@@ -55,7 +55,6 @@ func ignoredSettings(hc *container.HostConfig, cfg *container.Config) []string {
 		"--dns, --dns-search, --dns-option, --add-host (Lambda sets the function's name resolution)":                    len(hc.DNS) > 0 || len(hc.DNSSearch) > 0 || len(hc.DNSOptions) > 0 || len(hc.ExtraHosts) > 0,
 		"--link (functions cannot reach each other)":                                                                    len(hc.Links) > 0,
 		"--log-driver, --log-opt (output goes to CloudWatch Logs)":                                                      (hc.LogConfig.Type != "" && hc.LogConfig.Type != "json-file" && hc.LogConfig.Type != "awslogs") || len(hc.LogConfig.Config) > 0,
-		"--health-cmd (no health checks run; health is none)":                                                           cfg.Healthcheck != nil && len(cfg.Healthcheck.Test) > 0 && cfg.Healthcheck.Test[0] != "NONE",
 		"--mac-address, --domainname (Lambda sets the function's network)":                                              cfg.MacAddress != "" || cfg.Domainname != "",
 	}
 	var out []string

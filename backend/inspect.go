@@ -38,6 +38,7 @@ func (b *Backend) handleContainerInspect(c *gin.Context) {
 				Status: snap.dockerState(), Running: snap.Status == stateRunning, Paused: snap.Paused, Pid: snap.Pid,
 				ExitCode: snap.ExitCode, Error: snap.Error,
 				StartedAt: dockerTime(snap.StartedAt), FinishedAt: dockerTime(snap.FinishedAt),
+				Health: snap.Health,
 			},
 			Image: ctr.Image.ID, Name: snap.Name, RestartCount: snap.Restarts,
 			Driver: "lambda", Platform: "linux", HostConfig: ctr.HostConfig,

@@ -140,8 +140,14 @@ func (m *containerMatcher) match(ctr *Container, snap Snapshot) bool {
 			return false
 		}
 	}
-	if args.Contains("health") && !args.ExactMatch("health", "none") {
-		return false // no health checks on Lambda: every container's health is "none"
+	if args.Contains("health") {
+		health := container.NoHealthcheck
+		if snap.Health != nil && snap.Status == stateRunning {
+			health = snap.Health.Status
+		}
+		if !args.ExactMatch("health", health) {
+			return false
+		}
 	}
 	if args.Contains("volume") {
 		found := false
@@ -176,6 +182,12 @@ func statusText(s Snapshot) string {
 	case stateRunning:
 		if s.Paused {
 			return "Up " + humanDuration(time.Since(s.StartedAt)) + " (Paused)"
+		}
+		if s.Health != nil {
+			if s.Health.Status == container.Starting {
+				return "Up " + humanDuration(time.Since(s.StartedAt)) + " (health: starting)"
+			}
+			return "Up " + humanDuration(time.Since(s.StartedAt)) + " (" + s.Health.Status + ")"
 		}
 		return "Up " + humanDuration(time.Since(s.StartedAt))
 	case stateExited:

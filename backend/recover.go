@@ -101,6 +101,7 @@ func (b *Backend) recoverContainer(ctx context.Context, id string, functions map
 	b.agents.issue(r)
 	b.store.Update(c, func(c *Container) { c.run = r })
 	go b.watchRun(r, 0)
+	b.startHealthchecks(c, r)
 	return nil
 }
 

@@ -47,7 +47,8 @@ type Container struct {
 	status     string
 	pid        int
 	exitCode   int
-	paused     bool // by docker pause: the run's processes are stopped
+	paused     bool              // by docker pause: the run's processes are stopped
+	health     *container.Health // nil without a health check
 	errMsg     string
 	startedAt  time.Time
 	finishedAt time.Time
@@ -199,6 +200,7 @@ type Snapshot struct {
 	Removed    bool
 	Changed    <-chan struct{}
 	Run        *run
+	Health     *container.Health // a copy; nil without a health check
 }
 
 // Snap reads c's state.
@@ -210,8 +212,17 @@ func (s *Store) Snap(c *Container) Snapshot {
 		StartedAt: c.startedAt, FinishedAt: c.finishedAt, Restarts: c.restarts,
 		LogStreams: append([]string(nil), c.logStreams...), Exits: c.exits, Removed: c.removed,
 		Networks: c.networkSettings(), Paused: c.paused,
-		Changed: c.changed, Run: c.run,
+		Changed: c.changed, Run: c.run, Health: c.healthCopy(),
 	}
+}
+
+func (c *Container) healthCopy() *container.Health {
+	if c.health == nil {
+		return nil
+	}
+	h := *c.health
+	h.Log = append([]*container.HealthcheckResult{}, h.Log...)
+	return &h
 }
 
 // Image is an image known to the backend: its content lives in ECR.

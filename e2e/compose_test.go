@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -140,5 +141,37 @@ var _ = Describe("docker-compose", func() {
 		for _, id := range ids {
 			expectNothingLeft(id)
 		}
+	})
+
+	It("starts a service once the one it depends on is healthy (condition: service_healthy)", func() {
+		healthy := `version: "2.4"
+services:
+  db:
+    image: busybox:latest
+    command: ["sh", "-c", "sleep 2; touch /tmp/ready; exec sleep 300"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/ready"]
+      interval: 300ms
+      retries: 20
+  app:
+    image: busybox:latest
+    command: ["echo", "app ran"]
+    depends_on:
+      db:
+        condition: service_healthy
+`
+		Expect(os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte(healthy), 0o644)).To(Succeed())
+		r := compose(dir, project, nil, "up", "-d")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Expect(docker("wait", project+"_app_1").Stdout).To(Equal("0\n"))
+		Expect(docker("inspect", "--format", "{{.State.Health.Status}}", project+"_db_1").Stdout).To(Equal("healthy\n"))
+		// The app started after the db's first passing check.
+		r = docker("inspect", "--format", `{{range .State.Health.Log}}{{if eq .ExitCode 0}}{{.End.UnixNano}} {{end}}{{end}}`, project+"_db_1")
+		firstOK, err := strconv.ParseInt(strings.Fields(r.Stdout)[0], 10, 64)
+		Expect(err).NotTo(HaveOccurred(), r.Stdout)
+		started, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(docker("inspect", "--format", "{{.State.StartedAt}}", project+"_app_1").Stdout))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(started.UnixNano()).To(BeNumerically(">=", firstOK))
+		Expect(compose(dir, project, nil, "logs", "--no-color", "app").Stdout).To(MatchRegexp(`(?m)^app_1\s+\| app ran$`))
 	})
 })

@@ -297,6 +297,7 @@ func (b *Backend) finishRun(r *run, code int, errMsg, reason string) {
 		}
 		close(r.done)
 		slog.Info("container exited", "container", c.ID[:12], "exitCode", code)
+		b.restartAfterExit(c, code)
 		if c.HostConfig.AutoRemove {
 			go func() {
 				if err := b.removeContainer(context.Background(), c); err != nil {

@@ -270,6 +270,7 @@ func (b *Backend) start(ctx context.Context, ctr *Container) error {
 		c.errMsg = ""
 		c.run = r
 		c.health = nil
+		c.manualStop = false
 	})
 	requestID, err := b.invoke(ctx, ctr, inv)
 	if err != nil {

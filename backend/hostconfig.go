@@ -1,7 +1,6 @@
 package backend
 
 import (
-	"fmt"
 	"sort"
 	"strings"
 
@@ -32,8 +31,8 @@ func checkHostConfig(hc *container.HostConfig, cfg *container.Config) ([]string,
 	if len(hc.PortBindings) > 0 || hc.PublishAllPorts {
 		warnings = append(warnings, "Published ports are ignored: Lambda functions accept no inbound connections.")
 	}
-	if hc.RestartPolicy.Name != "" && hc.RestartPolicy.Name != container.RestartPolicyDisabled {
-		warnings = append(warnings, fmt.Sprintf("Restart policy %q is ignored: containers on Lambda are not restarted automatically.", hc.RestartPolicy.Name))
+	if err := checkRestartPolicy(hc); err != nil {
+		return nil, err
 	}
 	if ignored := ignoredSettings(hc, cfg); len(ignored) > 0 {
 		warnings = append(warnings, "Ignored on Lambda: "+strings.Join(ignored, "; ")+".")

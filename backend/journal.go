@@ -57,7 +57,8 @@ type journalEntry struct {
 	// logstream
 	LogStream string `json:"logStream,omitempty"`
 	// update
-	Memory int64 `json:"memory,omitempty"`
+	Memory        int64                    `json:"memory,omitempty"`
+	RestartPolicy *container.RestartPolicy `json:"restartPolicy,omitempty"`
 	// connect, disconnect
 	Network  string                    `json:"network,omitempty"`
 	Endpoint *network.EndpointSettings `json:"endpoint,omitempty"`

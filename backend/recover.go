@@ -149,6 +149,9 @@ func replay(entries []journalEntry) (*Container, journalEntry) {
 			if e.Memory != 0 {
 				c.HostConfig.Memory = e.Memory
 			}
+			if e.RestartPolicy != nil {
+				c.HostConfig.RestartPolicy = *e.RestartPolicy
+			}
 		case entryLogStream:
 			if !contains(c.logStreams, e.LogStream) {
 				c.logStreams = append(c.logStreams, e.LogStream)

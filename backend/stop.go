@@ -47,6 +47,7 @@ func (b *Backend) handleContainerKill(c *gin.Context) {
 		return
 	}
 	sig := c.DefaultQuery("signal", "KILL")
+	b.store.Update(ctr, func(c *Container) { c.manualStop = true })
 	if !b.kill(ctr, sig) {
 		writeError(c, conflict("Cannot kill container: %s: the container's agent has not connected yet", c.Param("id")))
 		return
@@ -63,6 +64,8 @@ func (b *Backend) handleContainerStop(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	// Stopped by hand: no restart by policy, not even one waiting.
+	b.store.Update(ctr, func(c *Container) { c.manualStop = true })
 	if b.store.Snap(ctr).Status != stateRunning {
 		c.Status(http.StatusNotModified)
 		return
@@ -118,6 +121,7 @@ func (b *Backend) stop(ctr *Container, ref, t, sig string) error {
 	if sig == "" {
 		sig = "TERM"
 	}
+	b.store.Update(ctr, func(c *Container) { c.manualStop = true })
 	if !b.kill(ctr, sig) {
 		return conflict("cannot stop container %s: its agent is not connected, so no signal can reach it; the function runs until its command ends or Lambda's timeout", ref)
 	}

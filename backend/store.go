@@ -43,22 +43,24 @@ type Container struct {
 	LogGroup     string
 
 	// Guarded by Store.mu.
-	name       string // with the leading "/"
-	status     string
-	pid        int
-	exitCode   int
-	paused     bool              // by docker pause: the run's processes are stopped
-	health     *container.Health // nil without a health check
-	errMsg     string
-	startedAt  time.Time
-	finishedAt time.Time
-	restarts   int
-	logStreams []string
-	networks   map[string]*network.EndpointSettings // by network name
-	run        *run                                 // the current or last run; nil before the first start
-	changed    chan struct{}                        // closed and replaced on every state change
-	exits      int                                  // how many times the container has exited
-	removed    bool
+	name         string // with the leading "/"
+	status       string
+	pid          int
+	exitCode     int
+	paused       bool              // by docker pause: the run's processes are stopped
+	health       *container.Health // nil without a health check
+	manualStop   bool              // by docker stop or kill: no restart by policy
+	restartDelay time.Duration     // the restart policy's current backoff
+	errMsg       string
+	startedAt    time.Time
+	finishedAt   time.Time
+	restarts     int
+	logStreams   []string
+	networks     map[string]*network.EndpointSettings // by network name
+	run          *run                                 // the current or last run; nil before the first start
+	changed      chan struct{}                        // closed and replaced on every state change
+	exits        int                                  // how many times the container has exited
+	removed      bool
 }
 
 // Store is the backend's cache of containers and images. AWS is the source of

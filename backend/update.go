@@ -36,8 +36,15 @@ func (b *Backend) handleContainerUpdate(c *gin.Context) {
 	if r.MemorySwap != 0 || r.MemoryReservation != 0 || r.KernelMemory != 0 {
 		warnings = append(warnings, "Memory reservation and swap are ignored: Lambda has only a memory size.")
 	}
-	if req.RestartPolicy.Name != "" && req.RestartPolicy.Name != container.RestartPolicyDisabled {
-		warnings = append(warnings, "Restart policies are ignored: containers on Lambda are not restarted automatically.")
+	if req.RestartPolicy.Name != "" {
+		hc := container.HostConfig{RestartPolicy: req.RestartPolicy, AutoRemove: ctr.HostConfig.AutoRemove}
+		if err := checkRestartPolicy(&hc); err != nil {
+			writeError(c, err)
+			return
+		}
+		b.store.Update(ctr, func(c *Container) { c.HostConfig.RestartPolicy = req.RestartPolicy })
+		policy := req.RestartPolicy
+		b.journal.append(ctr, journalEntry{Kind: entryUpdate, RestartPolicy: &policy})
 	}
 	if r.Memory != 0 {
 		mb := int32((r.Memory + (1<<20 - 1)) >> 20)

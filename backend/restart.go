@@ -1,0 +1,90 @@
+package backend
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+)
+
+// Restart policies run as dockerd's restart manager runs them: when a run
+// ends on its own (not by docker stop or kill), always and unless-stopped
+// start the container again, on-failure when it failed (up to its maximum
+// retries), after a delay that starts at 100 ms and doubles up to a minute,
+// back to 100 ms after a run that lasted 10 s. On Lambda this is also how a
+// service outlives the 15-minute limit of one invocation.
+const (
+	restartDelayMin   = 100 * time.Millisecond
+	restartDelayMax   = time.Minute
+	restartResetAfter = 10 * time.Second
+)
+
+// checkRestartPolicy refuses what dockerd refuses.
+func checkRestartPolicy(hc *container.HostConfig) error {
+	p := hc.RestartPolicy
+	switch p.Name {
+	case "", container.RestartPolicyDisabled, container.RestartPolicyAlways, container.RestartPolicyUnlessStopped:
+		if p.MaximumRetryCount != 0 {
+			return badRequest("invalid restart policy: maximum retry count can only be used with 'on-failure'")
+		}
+	case container.RestartPolicyOnFailure:
+		if p.MaximumRetryCount < 0 {
+			return badRequest("invalid restart policy: maximum retry count cannot be negative")
+		}
+	default:
+		return badRequest("invalid restart policy: unknown policy '%s'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'", p.Name)
+	}
+	if hc.AutoRemove && p.Name != "" && p.Name != container.RestartPolicyDisabled {
+		return badRequest("conflicting options: cannot specify both --restart and --rm")
+	}
+	return nil
+}
+
+// restartAfterExit starts the container again if its policy says so.
+func (b *Backend) restartAfterExit(c *Container, code int) {
+	var delay time.Duration
+	var exits int
+	due := false
+	b.store.Update(c, func(c *Container) {
+		if c.manualStop || c.removed {
+			return
+		}
+		p := c.HostConfig.RestartPolicy
+		switch p.Name {
+		case container.RestartPolicyAlways, container.RestartPolicyUnlessStopped:
+			due = true
+		case container.RestartPolicyOnFailure:
+			due = code != 0 && (p.MaximumRetryCount == 0 || c.restarts < p.MaximumRetryCount)
+		}
+		if !due {
+			return
+		}
+		if c.finishedAt.Sub(c.startedAt) >= restartResetAfter || c.restartDelay == 0 {
+			c.restartDelay = restartDelayMin
+		} else {
+			c.restartDelay = min(2*c.restartDelay, restartDelayMax)
+		}
+		delay, exits = c.restartDelay, c.exits
+	})
+	if !due {
+		return
+	}
+	go func() {
+		time.Sleep(delay)
+		// Not if someone started, stopped or removed it meanwhile.
+		again := false
+		b.store.Update(c, func(c *Container) {
+			again = !c.manualStop && !c.removed && c.status == stateExited && c.exits == exits
+			if again {
+				c.restarts++
+			}
+		})
+		if !again {
+			return
+		}
+		if err := b.start(context.Background(), c); err != nil && err != errAlreadyRunning {
+			slog.Error("restart policy: start failed", "container", c.ID[:12], "err", err)
+		}
+	}()
+}

@@ -37,6 +37,8 @@ const (
 	entryUpdate     = "update"
 	entryConnect    = "connect"
 	entryDisconnect = "disconnect"
+	entryRestarted  = "restarted" // a start by docker restart or the restart policy: RestartCount
+	entryStopped    = "stopped"   // docker stop or kill: no restart by policy (unless-stopped)
 )
 
 // journalEntry is one event of a container's journal.

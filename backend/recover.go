@@ -129,7 +129,12 @@ func replay(entries []journalEntry) (*Container, journalEntry) {
 		switch e.Kind {
 		case entryStart:
 			c.status, c.startedAt, c.finishedAt, c.exitCode, c.errMsg = stateRunning, e.Time, time.Time{}, 0, ""
+			c.manualStop = false
 			lastStart = e
+		case entryRestarted:
+			c.restarts++
+		case entryStopped:
+			c.manualStop = true
 		case entryExit:
 			c.status, c.finishedAt, c.errMsg = stateExited, e.Time, e.Error
 			if e.ExitCode != nil {

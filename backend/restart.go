@@ -20,6 +20,44 @@ const (
 	restartResetAfter = 10 * time.Second
 )
 
+// markStopped records a docker stop or kill: the restart policy leaves the
+// container alone (unless-stopped also across a backend restart).
+func (b *Backend) markStopped(c *Container) {
+	already := false
+	b.store.Update(c, func(c *Container) { already, c.manualStop = c.manualStop, true })
+	if !already {
+		b.journal.append(c, journalEntry{Kind: entryStopped})
+	}
+}
+
+// countRestart counts a start by docker restart or by the policy.
+func (b *Backend) countRestart(c *Container) {
+	b.store.Update(c, func(c *Container) { c.restarts++ })
+	b.journal.append(c, journalEntry{Kind: entryRestarted})
+}
+
+// restartRecovered starts again, when the backend starts, the exited
+// containers whose policy is always, or unless-stopped and not stopped by
+// hand, as dockerd does when it starts.
+func (b *Backend) restartRecovered() {
+	for _, c := range b.store.List() {
+		snap := b.store.Snap(c)
+		var due bool
+		b.store.Update(c, func(c *Container) {
+			p := c.HostConfig.RestartPolicy.Name
+			due = p == container.RestartPolicyAlways || (p == container.RestartPolicyUnlessStopped && !c.manualStop)
+		})
+		if snap.Status != stateExited || !due {
+			continue
+		}
+		go func() {
+			if err := b.start(context.Background(), c); err != nil && err != errAlreadyRunning {
+				slog.Error("restart policy: start at backend start failed", "container", c.ID[:12], "err", err)
+			}
+		}()
+	}
+}
+
 // checkRestartPolicy refuses what dockerd refuses.
 func checkRestartPolicy(hc *container.HostConfig) error {
 	p := hc.RestartPolicy
@@ -76,13 +114,11 @@ func (b *Backend) restartAfterExit(c *Container, code int) {
 		again := false
 		b.store.Update(c, func(c *Container) {
 			again = !c.manualStop && !c.removed && c.status == stateExited && c.exits == exits
-			if again {
-				c.restarts++
-			}
 		})
 		if !again {
 			return
 		}
+		b.countRestart(c)
 		if err := b.start(context.Background(), c); err != nil && err != errAlreadyRunning {
 			slog.Error("restart policy: start failed", "container", c.ID[:12], "err", err)
 		}

@@ -111,6 +111,8 @@ func (b *Backend) Serve(ctx context.Context) error {
 	go func() { errc <- b.api.Serve(b.apiLn) }()
 	slog.Info("sockerless-backend-lambda serving", "docker_host", b.cfg.DockerHost,
 		"callback_listen", b.callback.Addr().String(), "callback_url", b.cfg.CallbackURL)
+	// Now that agents can reach it: what the restart policies start again.
+	b.restartRecovered()
 	select {
 	case <-ctx.Done():
 	case err := <-errc:

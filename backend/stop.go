@@ -47,7 +47,7 @@ func (b *Backend) handleContainerKill(c *gin.Context) {
 		return
 	}
 	sig := c.DefaultQuery("signal", "KILL")
-	b.store.Update(ctr, func(c *Container) { c.manualStop = true })
+	b.markStopped(ctr)
 	if !b.kill(ctr, sig) {
 		writeError(c, conflict("Cannot kill container: %s: the container's agent has not connected yet", c.Param("id")))
 		return
@@ -65,7 +65,7 @@ func (b *Backend) handleContainerStop(c *gin.Context) {
 		return
 	}
 	// Stopped by hand: no restart by policy, not even one waiting.
-	b.store.Update(ctr, func(c *Container) { c.manualStop = true })
+	b.markStopped(ctr)
 	if b.store.Snap(ctr).Status != stateRunning {
 		c.Status(http.StatusNotModified)
 		return
@@ -95,7 +95,7 @@ func (b *Backend) handleContainerRestart(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	b.store.Update(ctr, func(c *Container) { c.restarts++ })
+	b.countRestart(ctr)
 	b.containerEvent(ctr, events.ActionRestart, nil)
 	c.Status(http.StatusNoContent)
 }
@@ -121,7 +121,7 @@ func (b *Backend) stop(ctr *Container, ref, t, sig string) error {
 	if sig == "" {
 		sig = "TERM"
 	}
-	b.store.Update(ctr, func(c *Container) { c.manualStop = true })
+	b.markStopped(ctr)
 	if !b.kill(ctr, sig) {
 		return conflict("cannot stop container %s: its agent is not connected, so no signal can reach it; the function runs until its command ends or Lambda's timeout", ref)
 	}

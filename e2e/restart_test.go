@@ -29,19 +29,36 @@ var _ = Describe("a backend restarted from nothing", Serial, func() {
 		volume := "rs-vol-" + suffix
 		r = docker("create", "--name", created, "--network", network, "-v", volume+":/data", "-e", "KEPT=yes", "busybox", "true")
 		Expect(r.Code).To(Equal(0), r.Stderr)
+		// Restart policies across the backend's restart, as across dockerd's:
+		// always starts again even after docker stop; unless-stopped not.
+		always, unlessStopped := "rs-always-"+suffix, "rs-unless-"+suffix
+		for _, n := range []string{always, unlessStopped} {
+			policy := "always"
+			if n == unlessStopped {
+				policy = "unless-stopped"
+			}
+			r = docker("run", "-d", "--name", n, "--restart", policy, "busybox", "sleep", "60")
+			Expect(r.Code).To(Equal(0), r.Stderr)
+			Expect(docker("stop", "-t", "0", n).Code).To(Equal(0))
+		}
+		Expect(docker("restart", "-t", "0", keep).Code).To(Equal(0))
+		Expect(docker("inspect", "--format", "{{.RestartCount}}", keep).Stdout).To(Equal("1\n"))
 		// Let the running container's first line reach CloudWatch.
 		Eventually(func() string { return docker("logs", running).Stdout }).WithTimeout(20 * 1e9).Should(Equal("one\n"))
 
 		Expect(sut.restartBackendAfterKill()).To(Succeed())
 
-		r = docker("ps", "-a", "--filter", "name=rs-.*-"+suffix, "--format", "{{.Names}} {{.State}}")
-		Expect(r.Code).To(Equal(0), r.Stderr)
-		Expect(strings.Fields(r.Stdout)).To(ConsistOf(
+		Eventually(func() []string {
+			return strings.Fields(docker("ps", "-a", "--filter", "name=rs-.*-"+suffix, "--format", "{{.Names}} {{.State}}").Stdout)
+		}).WithTimeout(60 * time.Second).Should(ConsistOf(
 			keep, "running",
 			running, Or(Equal("running"), Equal("exited")),
 			exited, "exited",
 			created, "created",
+			always, "running",
+			unlessStopped, "exited",
 		))
+		Expect(docker("inspect", "--format", "{{.RestartCount}}", keep).Stdout).To(Equal("1\n"), "RestartCount did not survive the restart")
 
 		r = docker("images", "--format", "{{.Repository}}:{{.Tag}}", "busybox")
 		Expect(r.Stdout).To(Equal("busybox:latest\n"), "the image list did not survive the restart")
@@ -73,6 +90,7 @@ var _ = Describe("a backend restarted from nothing", Serial, func() {
 			WithTimeout(60 * time.Second).WithPolling(time.Second).Should(Equal("alive\n"))
 		Expect(docker("rm", "-f", keep).Code).To(Equal(0))
 
+		Expect(docker("rm", "-f", always, unlessStopped).Code).To(Equal(0))
 		for _, name := range []string{running, exited, created} {
 			Expect(docker("rm", name).Code).To(Equal(0))
 		}

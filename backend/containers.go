@@ -124,7 +124,7 @@ func (b *Backend) handleContainerCreate(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	uri, err := b.deriver.Derive(ctx, img, imageLinks(ctr.Mounts))
+	uri, err := b.deriver.Derive(ctx, img, imageLinks(ctr.Mounts), imageSeeds(ctr.Mounts))
 	if err == nil {
 		err = b.createFunction(ctx, ctr, uri, name)
 	}
@@ -251,27 +251,54 @@ func (b *Backend) handleContainerStart(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
+// start is a start by the user (docker start, restart, run): as dockerd, it
+// resets the restart policy's count and backoff.
 func (b *Backend) start(ctx context.Context, ctr *Container) error {
-	snap := b.store.Snap(ctr)
-	if snap.Status == stateRunning {
-		return errAlreadyRunning
-	}
-	if snap.Status == stateRemoving {
-		return conflict("container is marked for removal and cannot be started")
-	}
+	return b.startRun(ctx, ctr, true, nil)
+}
+
+// errNotDue is a policy start that is no longer wanted.
+var errNotDue = errors.New("no longer due")
+
+// startRun begins a run. The state is checked and set in one step, with
+// cond (if any) checked there too, so that two starts, or a start and a
+// docker stop, cannot cross.
+func (b *Backend) startRun(ctx context.Context, ctr *Container, byUser bool, cond func(*Container) bool) error {
 	inv := b.agents.sign(b.invocationFor(ctr, ""))
 	r := newRun(ctr, inv.Token, inv)
-	b.agents.issue(r)
+	var refused error
+	var before struct { // the exit a failed policy start goes back to
+		status                string
+		startedAt, finishedAt time.Time
+		exitCode              int
+	}
 	b.store.Update(ctr, func(c *Container) {
-		c.status = stateRunning
-		c.startedAt = time.Now().UTC()
-		c.finishedAt = time.Time{}
-		c.exitCode = 0
-		c.errMsg = ""
-		c.run = r
-		c.health = nil
-		c.manualStop = false
+		before.status, before.startedAt, before.finishedAt, before.exitCode = c.status, c.startedAt, c.finishedAt, c.exitCode
+		switch {
+		case c.status == stateRunning:
+			refused = errAlreadyRunning
+		case c.status == stateRemoving || c.removed:
+			refused = conflict("container is marked for removal and cannot be started")
+		case cond != nil && !cond(c):
+			refused = errNotDue
+		default:
+			c.status = stateRunning
+			c.startedAt = time.Now().UTC()
+			c.finishedAt = time.Time{}
+			c.exitCode = 0
+			c.errMsg = ""
+			c.run = r
+			c.health = nil
+			c.manualStop = false
+			if byUser {
+				c.restarts, c.restartDelay = 0, 0
+			}
+		}
 	})
+	if refused != nil {
+		return refused
+	}
+	b.agents.issue(r)
 	requestID, err := b.invoke(ctx, ctr, inv)
 	if err != nil {
 		// The process never ran: the container did not start. Whoever
@@ -279,10 +306,17 @@ func (b *Backend) start(ctx context.Context, ctr *Container) error {
 		b.agents.revoke(r)
 		r.endOnce.Do(func() { close(r.done) })
 		b.store.Update(ctr, func(c *Container) {
+			c.run = nil
+			if !byUser {
+				// A restart by the policy that failed leaves the exited
+				// container as it was; the policy tries again.
+				c.status, c.startedAt, c.finishedAt, c.exitCode = before.status, before.startedAt, before.finishedAt, before.exitCode
+				c.errMsg = err.Error()
+				return
+			}
 			c.status = stateCreated
 			c.startedAt = time.Time{}
 			c.errMsg = err.Error()
-			c.run = nil
 			c.exitCode = 128
 		})
 		if ctr.HostConfig.AutoRemove {
@@ -299,7 +333,7 @@ func (b *Backend) start(ctx context.Context, ctr *Container) error {
 		r.requestID = requestID
 	}
 	r.mu.Unlock()
-	b.journal.append(ctr, journalEntry{Kind: entryStart, Time: b.store.Snap(ctr).StartedAt, RequestID: requestID, RunID: inv.RunID})
+	b.journal.append(ctr, journalEntry{Kind: entryStart, Time: b.store.Snap(ctr).StartedAt, RequestID: requestID, RunID: inv.RunID, ByUser: byUser})
 	b.startHealthchecks(ctr, r)
 	b.containerEvent(ctr, events.ActionStart, nil)
 	slog.Info("container started", "container", ctr.ID[:12], "function", ctr.FunctionName, "request", requestID)

@@ -30,11 +30,20 @@ const AgentPath = "/opt/sockerless/sockerless-agent"
 // agent, with the agent as entrypoint, pushed to ECR by registry operations
 // alone (no Docker daemon). Results are cached by base digest and agent.
 type deriver struct {
-	reg   *Registry
-	mu    sync.Mutex
-	cache map[string]string // key → derived image URI by digest
-	layer v1.Layer
-	agent string // sha256 of the agent binary: part of the cache key
+	reg      *Registry
+	mu       sync.Mutex
+	cache    map[string]string      // tag → derived image URI by digest
+	building map[string]*derivation // tag → the build in progress: one per tag, others wait
+	layer    v1.Layer
+	agent    string // sha256 of the agent binary: part of the cache key
+}
+
+// derivation is one build of a derived image, which concurrent creates of
+// the same image share.
+type derivation struct {
+	done chan struct{}
+	uri  string
+	err  error
 }
 
 func newDeriver(reg *Registry) (*deriver, error) {
@@ -47,7 +56,7 @@ func newDeriver(reg *Registry) (*deriver, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &deriver{reg: reg, cache: map[string]string{}, layer: layer, agent: hex.EncodeToString(sum[:])}, nil
+	return &deriver{reg: reg, cache: map[string]string{}, building: map[string]*derivation{}, layer: layer, agent: hex.EncodeToString(sum[:])}, nil
 }
 
 // agentLayer is a layer with the agent binary at AgentPath.
@@ -77,15 +86,17 @@ func agentLayer(bin []byte) (v1.Layer, error) {
 // replaces whatever the image has there, as a mount hides it; and, under
 // seedDir, what the base image had below each mount path, which the agent
 // copies into a new volume as Docker does. It is written to a file in dir.
-func linksLayer(base v1.Image, links map[string]string, dir string) (v1.Layer, error) {
+func linksLayer(base v1.Image, links map[string]string, seeds []string, dir string) (v1.Layer, error) {
 	f, err := os.CreateTemp(dir, "links-*.tar")
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	tw := tar.NewWriter(f)
-	if err := writeSeeds(tw, base, sortedKeys(links)); err != nil {
-		return nil, err
+	if len(seeds) > 0 {
+		if err := writeSeeds(tw, base, seeds); err != nil {
+			return nil, err
+		}
 	}
 	for _, p := range sortedKeys(links) {
 		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: p[1:], Linkname: links[p], Mode: 0o777, ModTime: time.Unix(0, 0)}); err != nil {
@@ -136,6 +147,12 @@ func writeSeeds(tw *tar.Writer, base v1.Image, paths []string) error {
 			}
 		}
 		nh := *h
+		nh.Format = tar.FormatUnknown // the longer name may not fit the original's format
+		// The agent, not root, copies the seed: it must be able to read it.
+		nh.Mode |= 0o444
+		if h.Typeflag == tar.TypeDir {
+			nh.Mode |= 0o111
+		}
 		nh.Name = seed[1:] + "/" + rel
 		if h.Typeflag == tar.TypeDir {
 			nh.Name += "/"
@@ -161,19 +178,48 @@ func writeSeeds(tw *tar.Writer, base v1.Image, paths []string) error {
 // Derive returns the derived image for img with the mount links (path →
 // link, see mounts.go), by digest, building and pushing it only when ECR does
 // not have it yet.
-func (d *deriver) Derive(ctx context.Context, img *Image, links map[string]string) (string, error) {
+func (d *deriver) Derive(ctx context.Context, img *Image, links map[string]string, seeds []string) (string, error) {
 	keyText := img.Digest + "\x00" + d.agent + "\x00" + d.reg.cfg.Architecture
 	for _, p := range sortedKeys(links) {
-		keyText += "\x00" + p + "\x00" + links[p] + "\x00seeded"
+		keyText += "\x00" + p + "\x00" + links[p]
+	}
+	for _, p := range seeds {
+		keyText += "\x00seed\x00" + p
 	}
 	key := sha256.Sum256([]byte(keyText))
 	tag := "agent-" + hex.EncodeToString(key[:])[:40]
 
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if uri, ok := d.cache[tag]; ok {
+		d.mu.Unlock()
 		return uri, nil
 	}
+	if b, ok := d.building[tag]; ok {
+		d.mu.Unlock()
+		select {
+		case <-b.done:
+			return b.uri, b.err
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	b := &derivation{done: make(chan struct{})}
+	d.building[tag] = b
+	d.mu.Unlock()
+	b.uri, b.err = d.build(ctx, img, tag, links, seeds)
+	d.mu.Lock()
+	delete(d.building, tag)
+	if b.err == nil {
+		d.cache[tag] = b.uri
+	}
+	d.mu.Unlock()
+	close(b.done)
+	return b.uri, b.err
+}
+
+// build makes the derived image tagged tag unless ECR has it, and returns it
+// by digest.
+func (d *deriver) build(ctx context.Context, img *Image, tag string, links map[string]string, seeds []string) (string, error) {
 	auth, host, err := d.reg.credentials(ctx)
 	if err != nil {
 		return "", err
@@ -184,9 +230,7 @@ func (d *deriver) Derive(ctx context.Context, img *Image, links map[string]strin
 	}
 	opts := d.reg.options(ctx, auth)
 	if desc, err := remote.Head(target, opts...); err == nil {
-		uri := target.Context().String() + "@" + desc.Digest.String()
-		d.cache[tag] = uri
-		return uri, nil
+		return target.Context().String() + "@" + desc.Digest.String(), nil
 	}
 	baseRef, err := d.reg.parse(img.ECRRef)
 	if err != nil {
@@ -203,7 +247,7 @@ func (d *deriver) Derive(ctx context.Context, img *Image, links map[string]strin
 			return "", err
 		}
 		defer os.RemoveAll(dir)
-		ml, err := linksLayer(base, links, dir)
+		ml, err := linksLayer(base, links, seeds, dir)
 		if err != nil {
 			return "", fmt.Errorf("mounts layer: %w", err)
 		}
@@ -235,7 +279,5 @@ func (d *deriver) Derive(ctx context.Context, img *Image, links map[string]strin
 	if err != nil {
 		return "", err
 	}
-	uri := target.Context().String() + "@" + digest.String()
-	d.cache[tag] = uri
-	return uri, nil
+	return target.Context().String() + "@" + digest.String(), nil
 }

@@ -68,6 +68,25 @@ func healthConfig(c *Container) *container.HealthConfig {
 	return &out
 }
 
+// checkHealthConfig refuses what dockerd refuses.
+func checkHealthConfig(hc *container.HealthConfig) error {
+	if hc == nil {
+		return nil
+	}
+	for name, d := range map[string]time.Duration{"Interval": hc.Interval, "Timeout": hc.Timeout, "StartInterval": hc.StartInterval} {
+		if d != 0 && d < time.Millisecond {
+			return badRequest("%s in Healthcheck cannot be less than 1ms", name)
+		}
+	}
+	if hc.StartPeriod < 0 {
+		return badRequest("StartPeriod in Healthcheck cannot be negative")
+	}
+	if hc.Retries < 0 {
+		return badRequest("Retries in Healthcheck cannot be negative")
+	}
+	return nil
+}
+
 // healthArgs is the check's argv: CMD runs as given, CMD-SHELL with /bin/sh.
 func healthArgs(test []string) ([]string, error) {
 	switch {
@@ -100,18 +119,18 @@ func (b *Backend) startHealthchecks(c *Container, r *run) {
 			case <-r.done:
 				return
 			}
+			// As dockerd: no check of a paused container; and none while
+			// the agent is away (it would arrive late, in a burst).
+			if snap := b.store.Snap(c); snap.Paused || !r.live() {
+				continue
+			}
 			result := container.HealthcheckResult{Start: time.Now().UTC(), ExitCode: -1}
 			if err != nil {
 				result.Output = err.Error()
 			} else {
 				result = b.probe(c, r, args, cfg.Timeout)
 			}
-			select {
-			case <-r.done:
-				return // the check was cut by the container's end: not a result
-			default:
-			}
-			b.recordHealth(c, result, cfg.Retries, time.Since(started) < cfg.StartPeriod)
+			b.recordHealth(c, r, result, cfg.Retries, time.Since(started) < cfg.StartPeriod)
 		}
 	}()
 }
@@ -160,10 +179,11 @@ func (b *Backend) probe(c *Container, r *run, args []string, timeout time.Durati
 // recordHealth folds a result into the container's health, as dockerd: a
 // success makes it healthy; Retries failures in a row make it unhealthy,
 // except that failures during the start period do not count.
-func (b *Backend) recordHealth(c *Container, res container.HealthcheckResult, retries int, inStart bool) {
+func (b *Backend) recordHealth(c *Container, r *run, res container.HealthcheckResult, retries int, inStart bool) {
 	var changed string
 	b.store.Update(c, func(c *Container) {
-		if c.health == nil {
+		// A check cut by the container's end is not a result.
+		if c.health == nil || c.run != r || c.status != stateRunning {
 			return
 		}
 		h := *c.health

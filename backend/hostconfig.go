@@ -34,6 +34,9 @@ func checkHostConfig(hc *container.HostConfig, cfg *container.Config) ([]string,
 	if err := checkRestartPolicy(hc); err != nil {
 		return nil, err
 	}
+	if err := checkHealthConfig(cfg.Healthcheck); err != nil {
+		return nil, err
+	}
 	if ignored := ignoredSettings(hc, cfg); len(ignored) > 0 {
 		warnings = append(warnings, "Ignored on Lambda: "+strings.Join(ignored, "; ")+".")
 	}

@@ -41,7 +41,7 @@ func (b *Backend) handleContainerInspect(c *gin.Context) {
 				Health: snap.Health,
 			},
 			Image: ctr.Image.ID, Name: snap.Name, RestartCount: snap.Restarts,
-			Driver: "lambda", Platform: "linux", HostConfig: ctr.HostConfig,
+			Driver: "lambda", Platform: "linux", HostConfig: snap.HostConfig,
 			LogPath: "cloudwatch:" + ctr.LogGroup,
 		},
 		Mounts:          b.mountPoints(ctr),

@@ -51,6 +51,7 @@ type journalEntry struct {
 	// start
 	RequestID string `json:"requestId,omitempty"`
 	RunID     string `json:"runId,omitempty"`
+	ByUser    bool   `json:"byUser,omitempty"` // not by the restart policy: RestartCount starts again
 	// exit
 	ExitCode *int   `json:"exitCode,omitempty"`
 	Error    string `json:"error,omitempty"`

@@ -73,6 +73,19 @@ func imageLinks(mounts []mountSpec) map[string]string {
 	return links
 }
 
+// imageSeeds are the mount paths whose image content the derived image keeps,
+// for the agent to fill new volumes with.
+func imageSeeds(mounts []mountSpec) []string {
+	var out []string
+	for _, m := range mounts {
+		if m.Seed && !underTmp(m.Path) {
+			out = append(out, m.Path)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // usesEFS reports whether the container mounts a volume, so that its
 // function needs the access point.
 func usesEFS(mounts []mountSpec) bool {

@@ -130,6 +130,9 @@ func replay(entries []journalEntry) (*Container, journalEntry) {
 		case entryStart:
 			c.status, c.startedAt, c.finishedAt, c.exitCode, c.errMsg = stateRunning, e.Time, time.Time{}, 0, ""
 			c.manualStop = false
+			if e.ByUser {
+				c.restarts = 0
+			}
 			lastStart = e
 		case entryRestarted:
 			c.restarts++

@@ -30,12 +30,6 @@ func (b *Backend) markStopped(c *Container) {
 	}
 }
 
-// countRestart counts a start by docker restart or by the policy.
-func (b *Backend) countRestart(c *Container) {
-	b.store.Update(c, func(c *Container) { c.restarts++ })
-	b.journal.append(c, journalEntry{Kind: entryRestarted})
-}
-
 // restartRecovered starts again, when the backend starts, the exited
 // containers whose policy is always, or unless-stopped and not stopped by
 // hand, as dockerd does when it starts.
@@ -51,7 +45,8 @@ func (b *Backend) restartRecovered() {
 			continue
 		}
 		go func() {
-			if err := b.start(context.Background(), c); err != nil && err != errAlreadyRunning {
+			exited := func(c *Container) bool { return c.status == stateExited }
+			if err := b.startRun(context.Background(), c, false, exited); err != nil && err != errAlreadyRunning && err != errNotDue {
 				slog.Error("restart policy: start at backend start failed", "container", c.ID[:12], "err", err)
 			}
 		}()
@@ -110,17 +105,22 @@ func (b *Backend) restartAfterExit(c *Container, code int) {
 	}
 	go func() {
 		time.Sleep(delay)
-		// Not if someone started, stopped or removed it meanwhile.
-		again := false
-		b.store.Update(c, func(c *Container) {
-			again = !c.manualStop && !c.removed && c.status == stateExited && c.exits == exits
-		})
-		if !again {
-			return
+		// Not if someone started, stopped or removed it meanwhile: checked
+		// in the same step as the start.
+		due := func(c *Container) bool {
+			ok := !c.manualStop && !c.removed && c.status == stateExited && c.exits == exits
+			if ok {
+				c.restarts++
+			}
+			return ok
 		}
-		b.countRestart(c)
-		if err := b.start(context.Background(), c); err != nil && err != errAlreadyRunning {
-			slog.Error("restart policy: start failed", "container", c.ID[:12], "err", err)
+		switch err := b.startRun(context.Background(), c, false, due); err {
+		case nil:
+			b.journal.append(c, journalEntry{Kind: entryRestarted})
+		case errAlreadyRunning, errNotDue:
+		default:
+			slog.Error("restart policy: start failed; trying again", "container", c.ID[:12], "err", err)
+			b.restartAfterExit(c, code)
 		}
 	}()
 }

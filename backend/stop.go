@@ -95,7 +95,6 @@ func (b *Backend) handleContainerRestart(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	b.countRestart(ctr)
 	b.containerEvent(ctr, events.ActionRestart, nil)
 	c.Status(http.StatusNoContent)
 }

@@ -202,7 +202,8 @@ type Snapshot struct {
 	Removed    bool
 	Changed    <-chan struct{}
 	Run        *run
-	Health     *container.Health // a copy; nil without a health check
+	Health     *container.Health     // a copy; nil without a health check
+	HostConfig *container.HostConfig // replaced, never changed, by an update
 }
 
 // Snap reads c's state.
@@ -214,7 +215,7 @@ func (s *Store) Snap(c *Container) Snapshot {
 		StartedAt: c.startedAt, FinishedAt: c.finishedAt, Restarts: c.restarts,
 		LogStreams: append([]string(nil), c.logStreams...), Exits: c.exits, Removed: c.removed,
 		Networks: c.networkSettings(), Paused: c.paused,
-		Changed: c.changed, Run: c.run, Health: c.healthCopy(),
+		Changed: c.changed, Run: c.run, Health: c.healthCopy(), HostConfig: c.HostConfig,
 	}
 }
 

@@ -36,18 +36,17 @@ func (b *Backend) handleContainerUpdate(c *gin.Context) {
 	if r.MemorySwap != 0 || r.MemoryReservation != 0 || r.KernelMemory != 0 {
 		warnings = append(warnings, "Memory reservation and swap are ignored: Lambda has only a memory size.")
 	}
+	// Everything is checked before anything changes.
 	if req.RestartPolicy.Name != "" {
 		hc := container.HostConfig{RestartPolicy: req.RestartPolicy, AutoRemove: ctr.HostConfig.AutoRemove}
 		if err := checkRestartPolicy(&hc); err != nil {
 			writeError(c, err)
 			return
 		}
-		b.store.Update(ctr, func(c *Container) { c.HostConfig.RestartPolicy = req.RestartPolicy })
-		policy := req.RestartPolicy
-		b.journal.append(ctr, journalEntry{Kind: entryUpdate, RestartPolicy: &policy})
 	}
+	var mb int32
 	if r.Memory != 0 {
-		mb := int32((r.Memory + (1<<20 - 1)) >> 20)
+		mb = int32((r.Memory + (1<<20 - 1)) >> 20)
 		if mb < 128 || mb > 10240 {
 			writeError(c, badRequest("memory %d MB is outside what Lambda allows: 128 to 10240 MB", mb))
 			return
@@ -56,11 +55,28 @@ func (b *Backend) handleContainerUpdate(c *gin.Context) {
 			writeError(c, err)
 			return
 		}
-		b.store.Update(ctr, func(c *Container) { c.HostConfig.Memory = int64(mb) << 20 })
-		b.journal.append(ctr, journalEntry{Kind: entryUpdate, Memory: int64(mb) << 20})
 		if b.store.Snap(ctr).Status == stateRunning {
 			warnings = append(warnings, "The new memory size applies from the next start: Lambda does not resize a running environment.")
 		}
+	}
+	// A new HostConfig, never the one inspect may be reading.
+	b.store.Update(ctr, func(c *Container) {
+		hc := *c.HostConfig
+		if mb != 0 {
+			hc.Memory = int64(mb) << 20
+		}
+		if req.RestartPolicy.Name != "" {
+			hc.RestartPolicy = req.RestartPolicy
+		}
+		c.HostConfig = &hc
+	})
+	if mb != 0 || req.RestartPolicy.Name != "" {
+		e := journalEntry{Kind: entryUpdate, Memory: int64(mb) << 20}
+		if req.RestartPolicy.Name != "" {
+			policy := req.RestartPolicy
+			e.RestartPolicy = &policy
+		}
+		b.journal.append(ctr, e)
 	}
 	b.containerEvent(ctr, events.ActionUpdate, nil)
 	writeJSON(c, http.StatusOK, container.UpdateResponse{Warnings: nonNil(warnings)})

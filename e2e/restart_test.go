@@ -41,8 +41,12 @@ var _ = Describe("a backend restarted from nothing", Serial, func() {
 			Expect(r.Code).To(Equal(0), r.Stderr)
 			Expect(docker("stop", "-t", "0", n).Code).To(Equal(0))
 		}
-		Expect(docker("restart", "-t", "0", keep).Code).To(Equal(0))
-		Expect(docker("inspect", "--format", "{{.RestartCount}}", keep).Stdout).To(Equal("1\n"))
+		retried := "rs-retried-" + suffix
+		r = docker("run", "-d", "--name", retried, "--restart", "on-failure:1", "busybox", "sh", "-c", "exit 2")
+		Expect(r.Code).To(Equal(0), r.Stderr)
+		Eventually(func() string {
+			return docker("inspect", "--format", "{{.RestartCount}} {{.State.Status}}", retried).Stdout
+		}).WithTimeout(30 * time.Second).Should(Equal("1 exited\n"))
 		// Let the running container's first line reach CloudWatch.
 		Eventually(func() string { return docker("logs", running).Stdout }).WithTimeout(20 * 1e9).Should(Equal("one\n"))
 
@@ -57,8 +61,9 @@ var _ = Describe("a backend restarted from nothing", Serial, func() {
 			created, "created",
 			always, "running",
 			unlessStopped, "exited",
+			retried, "exited",
 		))
-		Expect(docker("inspect", "--format", "{{.RestartCount}}", keep).Stdout).To(Equal("1\n"), "RestartCount did not survive the restart")
+		Expect(docker("inspect", "--format", "{{.RestartCount}}", retried).Stdout).To(Equal("1\n"), "RestartCount did not survive the restart")
 
 		r = docker("images", "--format", "{{.Repository}}:{{.Tag}}", "busybox")
 		Expect(r.Stdout).To(Equal("busybox:latest\n"), "the image list did not survive the restart")
@@ -90,7 +95,7 @@ var _ = Describe("a backend restarted from nothing", Serial, func() {
 			WithTimeout(60 * time.Second).WithPolling(time.Second).Should(Equal("alive\n"))
 		Expect(docker("rm", "-f", keep).Code).To(Equal(0))
 
-		Expect(docker("rm", "-f", always, unlessStopped).Code).To(Equal(0))
+		Expect(docker("rm", "-f", always, unlessStopped, retried).Code).To(Equal(0))
 		for _, name := range []string{running, exited, created} {
 			Expect(docker("rm", name).Code).To(Equal(0))
 		}

@@ -40,7 +40,7 @@ func makeMounts(mounts []protocol.Mount) error {
 			return fmt.Errorf("mount %s: volume directory %s: %w", m.Path, m.Dir, err)
 		}
 		if entries, err := os.ReadDir(m.Dir); err == nil && len(entries) == 0 {
-			if err := seed(m.Seed, m.Dir); err != nil {
+			if err := seedVolume(m.Seed, m.Dir); err != nil {
 				return fmt.Errorf("mount %s: copy the image's files: %w", m.Path, err)
 			}
 		}
@@ -123,7 +123,8 @@ func (p *purge) wait(deadline <-chan time.Time) []string {
 
 // seed copies the tree at from (files, directories, symbolic links, their
 // modes) into the directory to; nothing to do without from or when the image
-// had nothing there.
+// had nothing there. Directories are made writable while they are filled
+// and get their own modes at the end, as tar extractors do.
 func seed(from, to string) error {
 	if from == "" {
 		return nil
@@ -131,7 +132,12 @@ func seed(from, to string) error {
 	if _, err := os.Stat(from); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	return filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
+	type dirMode struct {
+		path string
+		mode fs.FileMode
+	}
+	var dirs []dirMode
+	err := filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -146,7 +152,8 @@ func seed(from, to string) error {
 		}
 		switch {
 		case d.IsDir():
-			return os.MkdirAll(dst, info.Mode().Perm())
+			dirs = append(dirs, dirMode{dst, info.Mode().Perm()})
+			return os.MkdirAll(dst, 0o755)
 		case info.Mode()&fs.ModeSymlink != 0:
 			target, err := os.Readlink(p)
 			if err != nil {
@@ -162,6 +169,40 @@ func seed(from, to string) error {
 		}
 		return nil // devices, fifos: not in a volume
 	})
+	if err != nil {
+		return err
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		_ = os.Chmod(dirs[i].path, dirs[i].mode)
+	}
+	return nil
+}
+
+// seedVolume fills the empty volume directory dir from the seed: in a
+// staging directory beside it first, so that a copy cut short leaves the
+// volume empty (and seeded again by the next start), not half-filled.
+func seedVolume(from, dir string) error {
+	if from == "" {
+		return nil
+	}
+	stage, err := os.MkdirTemp(filepath.Dir(dir), ".seed-"+filepath.Base(dir)+"-")
+	if err != nil {
+		return err
+	}
+	defer removeTree(stage)
+	if err := seed(from, stage); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(stage)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.Rename(filepath.Join(stage, e.Name()), filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 func copyFile(src, dst string, mode fs.FileMode) error {

@@ -35,6 +35,27 @@ type execSession struct {
 	finished chan struct{}
 }
 
+// addExec makes e known, by ID and to its run, so that the agent's messages
+// about it find it.
+func (a *agents) addExec(e *execSession) {
+	a.mu.Lock()
+	a.execs[e.ID] = e
+	a.mu.Unlock()
+	e.run.mu.Lock()
+	e.run.execs[e.ID] = e
+	e.run.mu.Unlock()
+}
+
+// dropExec forgets e.
+func (a *agents) dropExec(e *execSession) {
+	a.mu.Lock()
+	delete(a.execs, e.ID)
+	a.mu.Unlock()
+	e.run.mu.Lock()
+	delete(e.run.execs, e.ID)
+	e.run.mu.Unlock()
+}
+
 // exec looks an exec session up by ID.
 func (a *agents) exec(id string) *execSession {
 	a.mu.Lock()
@@ -139,12 +160,7 @@ func (b *Backend) handleExecCreate(c *gin.Context) {
 	}
 	b.agents.forgetExecs()
 	e := &execSession{ID: newID(), ctr: ctr, run: r, cfg: opts, created: time.Now(), finished: make(chan struct{})}
-	b.agents.mu.Lock()
-	b.agents.execs[e.ID] = e
-	b.agents.mu.Unlock()
-	r.mu.Lock()
-	r.execs[e.ID] = e
-	r.mu.Unlock()
+	b.agents.addExec(e)
 	c.JSON(http.StatusCreated, container.ExecCreateResponse{ID: e.ID})
 }
 

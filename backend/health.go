@@ -143,20 +143,8 @@ func (b *Backend) probe(c *Container, r *run, args []string, timeout time.Durati
 		cfg:     container.ExecOptions{Cmd: args, AttachStdout: true, AttachStderr: true},
 		started: true, running: true, stdout: out, stderr: out,
 	}
-	b.agents.mu.Lock()
-	b.agents.execs[e.ID] = e
-	b.agents.mu.Unlock()
-	r.mu.Lock()
-	r.execs[e.ID] = e
-	r.mu.Unlock()
-	defer func() {
-		b.agents.mu.Lock()
-		delete(b.agents.execs, e.ID)
-		b.agents.mu.Unlock()
-		r.mu.Lock()
-		delete(r.execs, e.ID)
-		r.mu.Unlock()
-	}()
+	b.agents.addExec(e)
+	defer b.agents.dropExec(e)
 	res := container.HealthcheckResult{Start: time.Now().UTC()}
 	proc := e.process(nil)
 	r.send(protocol.Message{Type: protocol.MsgExec, ID: e.ID, Process: &proc})

@@ -313,19 +313,7 @@ func (b *Backend) pullMirror(ctx context.Context, named reference.Named, ac *reg
 	}
 	progress(jsonmessage.JSONMessage{Status: "Digest: " + desc.Digest.String()})
 
-	image := &Image{
-		ID:          cfgName.String(),
-		RepoTags:    []string{familiarString(named)},
-		RepoDigests: []string{reference.FamiliarName(named) + "@" + desc.Digest.String()},
-		ECRRef:      target.Context().String() + "@" + digest.String(),
-		Digest:      digest.String(),
-		Config:      cf,
-		Size:        size,
-		Created:     cf.Created.Time,
-	}
-	if _, ok := named.(reference.Digested); ok {
-		image.RepoTags = nil
-	}
+	image := pulledImage(named, cfgName.String(), desc.Digest.String(), target.Context().String()+"@"+digest.String(), digest.String(), cf, size)
 	status := "Status: Downloaded newer image for "
 	if old, ok := b.store.LookupImage(familiarString(named)); ok && old.ID == image.ID {
 		status = "Status: Image is up to date for "

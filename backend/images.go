@@ -96,6 +96,21 @@ func (r *Registry) platform() v1.Platform {
 	return v1.Platform{OS: "linux", Architecture: arch}
 }
 
+// pulledImage is the record of an image pulled as named: repoDigest is the
+// manifest's digest in the registry it came from, ecrRef where it lives in
+// ECR (by digest). A pull by digest gives no tag.
+func pulledImage(named reference.Named, id, repoDigest, ecrRef, digest string, cf *v1.ConfigFile, size int64) *Image {
+	img := &Image{
+		ID: id, RepoTags: []string{familiarString(named)},
+		RepoDigests: []string{reference.FamiliarName(named) + "@" + repoDigest},
+		ECRRef:      ecrRef, Digest: digest, Config: cf, Size: size, Created: cf.Created.Time,
+	}
+	if _, ok := named.(reference.Digested); ok {
+		img.RepoTags = nil
+	}
+	return img
+}
+
 // checkPlatform refuses a --platform the functions cannot run: they all run
 // on the one architecture the backend is configured for.
 func (r *Registry) checkPlatform(platform string) error {
@@ -279,19 +294,7 @@ func (b *Backend) Pull(ctx context.Context, named reference.Named, ac *registry.
 		progress(jsonmessage.JSONMessage{Status: "Pull complete", ID: short})
 	}
 	progress(jsonmessage.JSONMessage{Status: "Digest: " + digest.String()})
-	image := &Image{
-		ID:          cfgName.String(),
-		RepoTags:    []string{familiarString(named)},
-		RepoDigests: []string{reference.FamiliarName(named) + "@" + digest.String()},
-		ECRRef:      r.Context().String() + "@" + digest.String(),
-		Digest:      digest.String(),
-		Config:      cf,
-		Size:        size,
-		Created:     cf.Created.Time,
-	}
-	if _, ok := named.(reference.Digested); ok {
-		image.RepoTags = nil
-	}
+	image := pulledImage(named, cfgName.String(), digest.String(), r.Context().String()+"@"+digest.String(), digest.String(), cf, size)
 	b.store.PutImage(image)
 	b.journalImage(imageEntry{Kind: "image", Image: image})
 	b.publish(events.ImageEventType, events.ActionPull, familiarString(named), map[string]string{"name": familiarString(named)})

@@ -290,6 +290,7 @@ func (b *Backend) startRun(ctx context.Context, ctr *Container, byUser bool, con
 			c.run = r
 			c.health = nil
 			c.manualStop = false
+			c.restarting = false
 			if byUser {
 				c.restarts, c.restartDelay = 0, 0
 			}

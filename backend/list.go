@@ -191,6 +191,9 @@ func statusText(s Snapshot) string {
 		}
 		return "Up " + humanDuration(time.Since(s.StartedAt))
 	case stateExited:
+		if s.Restarting {
+			return fmt.Sprintf("Restarting (%d) %s ago", s.ExitCode, humanDuration(time.Since(s.FinishedAt)))
+		}
 		return fmt.Sprintf("Exited (%d) %s ago", s.ExitCode, humanDuration(time.Since(s.FinishedAt)))
 	case stateRemoving:
 		return "Removal In Progress"

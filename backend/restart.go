@@ -99,6 +99,7 @@ func (b *Backend) restartAfterExit(c *Container, code int) {
 			c.restartDelay = min(2*c.restartDelay, restartDelayMax)
 		}
 		delay, exits = c.restartDelay, c.exits
+		c.restarting = true
 	})
 	if !due {
 		return
@@ -112,6 +113,7 @@ func (b *Backend) restartAfterExit(c *Container, code int) {
 			if ok {
 				c.restarts++
 			}
+			c.restarting = false
 			return ok
 		}
 		switch err := b.startRun(context.Background(), c, false, due); err {

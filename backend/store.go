@@ -50,6 +50,7 @@ type Container struct {
 	paused       bool              // by docker pause: the run's processes are stopped
 	health       *container.Health // nil without a health check
 	manualStop   bool              // by docker stop or kill: no restart by policy
+	restarting   bool              // exited, and the restart policy's start is due
 	restartDelay time.Duration     // the restart policy's current backoff
 	errMsg       string
 	startedAt    time.Time
@@ -204,6 +205,7 @@ type Snapshot struct {
 	Run        *run
 	Health     *container.Health     // a copy; nil without a health check
 	HostConfig *container.HostConfig // replaced, never changed, by an update
+	Restarting bool                  // exited, waiting for the restart policy's start
 }
 
 // Snap reads c's state.
@@ -216,6 +218,7 @@ func (s *Store) Snap(c *Container) Snapshot {
 		LogStreams: append([]string(nil), c.logStreams...), Exits: c.exits, Removed: c.removed,
 		Networks: c.networkSettings(), Paused: c.paused,
 		Changed: c.changed, Run: c.run, Health: c.healthCopy(), HostConfig: c.HostConfig,
+		Restarting: c.restarting && c.status == stateExited && !c.manualStop,
 	}
 }
 
@@ -415,6 +418,9 @@ func (s *Store) ImageUsers(id string) []*Container {
 func (s Snapshot) dockerState() string {
 	if s.Status == stateRunning && s.Paused {
 		return "paused"
+	}
+	if s.Status == stateExited && s.Restarting {
+		return "restarting"
 	}
 	return s.Status
 }

@@ -34,6 +34,10 @@ var _ = Describe("restart policies", func() {
 			return n
 		}
 		Eventually(restarts).WithTimeout(60 * time.Second).Should(BeNumerically(">=", 2))
+		// Between a run and the next, as dockerd shows it.
+		Eventually(func() string {
+			return docker("inspect", "--format", "{{.State.Status}} {{.State.Restarting}}", name).Stdout
+		}).WithTimeout(60 * time.Second).WithPolling(50 * time.Millisecond).Should(Equal("restarting true\n"))
 		Expect(docker("stop", "-t", "1", name).Code).To(Equal(0))
 		count := docker("inspect", "--format", "{{.RestartCount}}", name).Stdout
 		Consistently(func() string {

@@ -37,7 +37,7 @@ func (b *Backend) handleContainerInspect(c *gin.Context) {
 			State: &container.State{
 				Status: snap.dockerState(), Running: snap.Status == stateRunning, Paused: snap.Paused, Pid: snap.Pid,
 				Restarting: snap.Restarting,
-				ExitCode: snap.ExitCode, Error: snap.Error,
+				ExitCode:   snap.ExitCode, Error: snap.Error,
 				StartedAt: dockerTime(snap.StartedAt), FinishedAt: dockerTime(snap.FinishedAt),
 				Health: snap.Health,
 			},

@@ -2,8 +2,6 @@ package backend
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 )
 
 // The images the backend knows live in ECR; which names point at which image
@@ -24,11 +22,7 @@ func (b *Backend) journalImage(e imageEntry) { b.journal.record(imageJournalStre
 
 // recoverImages replays the image journal.
 func (b *Backend) recoverImages(ctx context.Context) error {
-	return b.journal.readStream(ctx, imageJournalStream, func(raw []byte) error {
-		var e imageEntry
-		if err := json.Unmarshal(raw, &e); err != nil {
-			return fmt.Errorf("image journal: bad entry: %w", err)
-		}
+	return readEntries(ctx, b.journal, imageJournalStream, func(e imageEntry) {
 		switch e.Kind {
 		case "image":
 			if e.Image != nil {
@@ -45,6 +39,5 @@ func (b *Backend) recoverImages(ctx context.Context) error {
 		case "delete":
 			b.store.DeleteImage(e.ID)
 		}
-		return nil
 	})
 }

@@ -187,15 +187,21 @@ func (j *journal) list(ctx context.Context) ([]string, error) {
 // read returns a container's journal, oldest first.
 func (j *journal) read(ctx context.Context, id string) ([]journalEntry, error) {
 	var out []journalEntry
-	err := j.readStream(ctx, journalStream(id), func(raw []byte) error {
-		var e journalEntry
+	err := readEntries(ctx, j, journalStream(id), func(e journalEntry) { out = append(out, e) })
+	return out, err
+}
+
+// readEntries calls fn with each entry of a journal stream, decoded, oldest
+// first.
+func readEntries[T any](ctx context.Context, j *journal, stream string, fn func(T)) error {
+	return j.readStream(ctx, stream, func(raw []byte) error {
+		var e T
 		if err := json.Unmarshal(raw, &e); err != nil {
-			return fmt.Errorf("journal of %s: bad entry: %w", id, err)
+			return fmt.Errorf("journal %s: bad entry: %w", stream, err)
 		}
-		out = append(out, e)
+		fn(e)
 		return nil
 	})
-	return out, err
 }
 
 // readStream calls fn with each event of a journal stream, oldest first. A

@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -350,11 +348,7 @@ func (b *Backend) journalNetwork(e networkEntry) {
 
 // recoverNetworks replays the network journal.
 func (b *Backend) recoverNetworks(ctx context.Context) error {
-	return b.journal.readStream(ctx, networkJournalStream, func(raw []byte) error {
-		var e networkEntry
-		if err := json.Unmarshal(raw, &e); err != nil {
-			return fmt.Errorf("network journal: bad entry: %w", err)
-		}
+	return readEntries(ctx, b.journal, networkJournalStream, func(e networkEntry) {
 		b.networks.mu.Lock()
 		defer b.networks.mu.Unlock()
 		switch {
@@ -364,7 +358,6 @@ func (b *Backend) recoverNetworks(ctx context.Context) error {
 		case e.Kind == "delete":
 			delete(b.networks.byID, e.ID)
 		}
-		return nil
 	})
 }
 

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -355,11 +354,7 @@ type volumeEntry struct {
 
 // recoverVolumes replays the volume journal.
 func (b *Backend) recoverVolumes(ctx context.Context) error {
-	return b.journal.readStream(ctx, volumeJournalStream, func(raw []byte) error {
-		var e volumeEntry
-		if err := json.Unmarshal(raw, &e); err != nil {
-			return fmt.Errorf("volume journal: bad entry: %w", err)
-		}
+	return readEntries(ctx, b.journal, volumeJournalStream, func(e volumeEntry) {
 		b.volumes.mu.Lock()
 		defer b.volumes.mu.Unlock()
 		switch {
@@ -379,6 +374,5 @@ func (b *Backend) recoverVolumes(ctx context.Context) error {
 				delete(b.volumes.purge, d)
 			}
 		}
-		return nil
 	})
 }
